@@ -1,0 +1,83 @@
+"""An appeal's lifecycle as seen by ingest: one timeline entry per pipeline event.
+
+Entries are inserted, never updated (keyed by the event id, so a redelivered event is a no-op);
+the status is derived from the entries, so it cannot disagree with them.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from veche_shared.events import (
+    AppealClassifiedV1,
+    AppealNotifiedV1,
+    AppealReceivedV1,
+    AppealRoutedV1,
+    Event,
+)
+
+
+class Stage(StrEnum):
+    RECEIVED = "received"
+    CLASSIFIED = "classified"
+    ROUTED = "routed"
+    NOTIFIED = "notified"
+
+
+STAGE_ORDER = {stage: position for position, stage in enumerate(Stage)}
+_STAGE_VALUES = frozenset(stage.value for stage in Stage)
+
+
+def timeline_entry(event: Event) -> dict[str, Any]:
+    """What the timeline keeps of an event: stage, time and a summary without personal data."""
+    stage, summary = _summarise(event)
+    return {
+        "_id": str(event.event_id),
+        "appeal_id": str(event.appeal_id),
+        "stage": stage.value,
+        "at": event.occurred_at,
+        "summary": summary,
+    }
+
+
+def _summarise(event: Event) -> tuple[Stage, dict[str, Any]]:
+    match event:
+        case AppealReceivedV1():
+            return Stage.RECEIVED, {
+                "registration_number": event.appeal.registration_number,
+                "channel": event.appeal.channel.value,
+            }
+        case AppealClassifiedV1():
+            c = event.classification
+            return Stage.CLASSIFIED, {
+                "topic": c.topic,
+                "confidence": round(c.confidence, 3),
+                "urgency": c.urgency.value,
+                "classifier": c.classifier,
+            }
+        case AppealRoutedV1():
+            return Stage.ROUTED, {
+                "executor": event.executor.organisation,
+                "department": event.executor.department,
+                "territory": event.territory.name,
+                "redirected": event.redirected,
+                "answer_by": event.deadlines.answer_by.isoformat(),
+            }
+        case AppealNotifiedV1():
+            return Stage.NOTIFIED, {
+                "notifications": [
+                    {"kind": n.kind, "recipient": n.recipient_role.value, "channel": n.channel,
+                     "status": n.status.value}
+                    for n in event.notifications
+                ]
+            }
+    raise TypeError(f"no timeline stage for {type(event).__name__}")
+
+
+def current_status(stages: list[str]) -> Stage:
+    """The furthest stage reached (events of one appeal may arrive out of order across topics)."""
+    known = [Stage(s) for s in stages if s in _STAGE_VALUES]
+    if not known:
+        return Stage.RECEIVED
+    return max(known, key=STAGE_ORDER.__getitem__)

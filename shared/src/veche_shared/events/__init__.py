@@ -1,0 +1,48 @@
+"""Wire contracts of the appeal pipeline: the one schema source for every service."""
+
+from .appeal import (
+    AppealClassifiedV1,
+    AppealNotifiedV1,
+    AppealReceivedV1,
+    AppealRoutedV1,
+    AppealSnapshot,
+    Channel,
+    Classification,
+    Contact,
+    Deadlines,
+    Executor,
+    ExecutorLevel,
+    Location,
+    NotificationStatus,
+    NotificationV1,
+    RecipientRole,
+    Territory,
+    TopicScore,
+    Urgency,
+)
+from .base import Contract, Event, new_event_id, utc_now
+
+__all__ = [
+    "AppealClassifiedV1",
+    "AppealNotifiedV1",
+    "AppealReceivedV1",
+    "AppealRoutedV1",
+    "AppealSnapshot",
+    "Channel",
+    "Classification",
+    "Contact",
+    "Contract",
+    "Deadlines",
+    "Event",
+    "Executor",
+    "ExecutorLevel",
+    "Location",
+    "NotificationStatus",
+    "NotificationV1",
+    "RecipientRole",
+    "Territory",
+    "TopicScore",
+    "Urgency",
+    "new_event_id",
+    "utc_now",
+]

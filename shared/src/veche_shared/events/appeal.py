@@ -1,0 +1,176 @@
+"""Version 1 of the appeal pipeline contracts: received -> classified -> routed -> notified.
+
+Every event carries the appeal snapshot the next stage needs, so no service calls another.
+Personal data (contact) travels only inside the event body, never in headers, logs or spans.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import AwareDatetime, EmailStr, Field
+
+from .base import Contract, Event
+
+
+class Channel(StrEnum):
+    PORTAL = "portal"
+    OPEN311 = "open311"
+    HOTLINE = "hotline"
+    EDDS = "edds"
+    POS = "pos"
+    SOCIAL = "social"
+    IMPORT = "import"
+
+
+class Urgency(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Location(Contract):
+    address: str | None = Field(default=None, max_length=500)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lon: float | None = Field(default=None, ge=-180, le=180)
+
+
+class Contact(Contract):
+    """How the citizen asked to be answered. Personal data: never log it."""
+
+    name: str | None = Field(default=None, max_length=200)
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 ()\-]{6,20}$")
+    postal_address: str | None = Field(default=None, max_length=500)
+
+    @property
+    def is_anonymous(self) -> bool:
+        return not (self.email or self.phone or self.postal_address)
+
+
+class AppealSnapshot(Contract):
+    """The appeal as registered by ingest; copied forward so later stages need no lookup."""
+
+    registration_number: str = Field(pattern=r"^\d{2}-\d{4}-\d{6}$")
+    registered_at: AwareDatetime
+    region_code: str = Field(pattern=r"^\d{2}$")
+    channel: Channel
+    title: str | None = Field(default=None, max_length=300)
+    text: str = Field(min_length=1, max_length=10_000)
+    location: Location = Field(default_factory=Location)
+    contact: Contact = Field(default_factory=Contact)
+    external_ref: str | None = Field(default=None, max_length=200)
+
+
+class AppealReceivedV1(Event):
+    schema_name: ClassVar[str] = "appeal.received"
+    appeal: AppealSnapshot
+
+
+class TopicScore(Contract):
+    topic: str
+    confidence: float = Field(ge=0, le=1)
+
+
+class Classification(Contract):
+    topic: str
+    confidence: float = Field(ge=0, le=1)
+    alternatives: tuple[TopicScore, ...] = ()
+    urgency: Urgency
+    location_mentions: tuple[str, ...] = ()
+    classifier: str = Field(description="name and version of the model that decided")
+
+
+class AppealClassifiedV1(Event):
+    schema_name: ClassVar[str] = "appeal.classified"
+    appeal: AppealSnapshot
+    classification: Classification
+
+
+class ExecutorLevel(StrEnum):
+    MUNICIPAL = "municipal"
+    REGIONAL = "regional"
+    FEDERAL = "federal"
+
+
+class Executor(Contract):
+    code: str
+    organisation: str
+    department: str | None = None
+    level: ExecutorLevel
+    contact_email: EmailStr | None = None
+
+
+class Territory(Contract):
+    code: str
+    name: str
+    resolved: bool = Field(description="False when the municipality could not be determined")
+
+
+class Deadlines(Contract):
+    register_by: AwareDatetime
+    redirect_by: AwareDatetime
+    answer_by: AwareDatetime
+
+
+class AppealRoutedV1(Event):
+    schema_name: ClassVar[str] = "appeal.routed"
+    appeal: AppealSnapshot
+    topic: str
+    urgency: Urgency
+    territory: Territory
+    executor: Executor
+    redirected: bool = Field(description="the competent body differs from the receiving one")
+    deadlines: Deadlines
+    rule_id: str
+
+
+class RecipientRole(StrEnum):
+    CITIZEN = "citizen"
+    EXECUTOR = "executor"
+
+
+class NotificationStatus(StrEnum):
+    RECORDED = "recorded"
+    SENT = "sent"
+    FAILED = "failed"
+    GAVE_UP = "gave_up"
+    SKIPPED = "skipped"
+
+
+class NotificationV1(Contract):
+    notification_id: str
+    kind: str
+    recipient_role: RecipientRole
+    channel: str
+    status: NotificationStatus
+
+
+class AppealNotifiedV1(Event):
+    schema_name: ClassVar[str] = "appeal.notified"
+    registration_number: str
+    notifications: tuple[NotificationV1, ...]
+
+
+__all__ = [
+    "AppealClassifiedV1",
+    "AppealNotifiedV1",
+    "AppealReceivedV1",
+    "AppealRoutedV1",
+    "AppealSnapshot",
+    "Channel",
+    "Classification",
+    "Contact",
+    "Deadlines",
+    "Executor",
+    "ExecutorLevel",
+    "Location",
+    "NotificationStatus",
+    "NotificationV1",
+    "RecipientRole",
+    "TopicScore",
+    "Territory",
+    "Urgency",
+]

@@ -1,0 +1,55 @@
+"""Base of every wire contract.
+
+Consumers ignore unknown fields (``extra="ignore"``) so an additive change never breaks an older
+consumer; producers are kept strict by the type checker (the pydantic mypy plugin forbids unknown
+keyword arguments) and by validation of every value. A breaking change is a new class (``...V2``)
+on a new topic version.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_event_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class Contract(BaseModel):
+    """A value object on the wire: immutable, validated, tolerant of unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=True)
+
+
+class Event(Contract):
+    """Fields every event carries (see STYLE.md, "Events")."""
+
+    schema_name: ClassVar[str]
+    schema_version: int = Field(default=1, ge=1)
+    event_id: uuid.UUID = Field(default_factory=new_event_id)
+    appeal_id: uuid.UUID
+    occurred_at: AwareDatetime = Field(default_factory=utc_now)
+
+    def key(self) -> bytes:
+        """Kafka key: the appeal id keeps one appeal's events in order on one partition."""
+        return str(self.appeal_id).encode()
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json(exclude_none=True).encode()
+
+    @classmethod
+    def from_bytes(cls, body: bytes) -> Self:
+        """Parse a record value; raises ``ValueError`` (incl. pydantic's) on a bad body."""
+        data: Any = json.loads(body)
+        if not isinstance(data, dict):
+            raise ValueError(f"event body must be a JSON object, got {type(data).__name__}")
+        return cls.model_validate(data)

@@ -1,0 +1,115 @@
+"""The one way services talk to Kafka: a configured broker, record headers, dead letters."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from faststream.kafka import KafkaBroker
+from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.message import StreamMessage
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+
+from .settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+# Headers that describe why a record is a dead letter (STYLE.md, "Handlers").
+DLQ_ERROR_CLASS = "x-veche-error-class"
+DLQ_ERROR_MESSAGE = "x-veche-error-message"
+DLQ_ORIGINAL_TOPIC = "x-veche-original-topic"
+DLQ_ORIGINAL_PARTITION = "x-veche-original-partition"
+DLQ_ORIGINAL_OFFSET = "x-veche-original-offset"
+DLQ_ATTEMPTS = "x-veche-attempts"
+DLQ_CONSUMER_GROUP = "x-veche-consumer-group"
+DLQ_FAILED_AT = "x-veche-failed-at"
+MAX_ERROR_MESSAGE = 1000
+
+
+def create_broker(
+    settings: ServiceSettings,
+    *,
+    tracer_provider: TracerProvider | None,
+    registry: CollectorRegistry,
+) -> KafkaBroker:
+    """A broker whose producer never loses an acknowledged write.
+
+    ``acks=all`` with idempotence: a retried send cannot duplicate or reorder a partition.
+    ``max_batch_size`` is raised so a batch of events fits one producer batch per partition.
+    """
+    return KafkaBroker(
+        settings.kafka_bootstrap,
+        client_id=f"veche-{settings.service_name}",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        max_batch_size=1024 * 1024,
+        max_request_size=4 * 1024 * 1024,
+        request_timeout_ms=30_000,
+        graceful_timeout=30.0,
+        middlewares=[
+            KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+            KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name),
+        ],
+        logger=log,
+    )
+
+
+async def raw_decoder(message: StreamMessage[Any]) -> Any:
+    """Keep bodies as bytes: each service validates per record, so one bad record
+    cannot fail a whole batch inside the framework's JSON decoder."""
+    return message.body
+
+
+def record_headers(record: ConsumerRecord[Any, Any]) -> dict[str, str]:
+    """Kafka headers as text; undecodable values are skipped (a header is never poison)."""
+    headers: dict[str, str] = {}
+    for key, value in record.headers or ():
+        try:
+            headers[key] = value.decode() if isinstance(value, bytes) else str(value)
+        except UnicodeDecodeError:
+            continue
+    return headers
+
+
+def dead_letter_headers(
+    record: ConsumerRecord[Any, Any],
+    error: BaseException,
+    *,
+    attempts: int,
+    group: str,
+) -> dict[str, str]:
+    """The original headers (trace context included) plus the cause of the failure."""
+    headers = record_headers(record)
+    headers.update(
+        {
+            DLQ_ERROR_CLASS: f"{type(error).__module__}.{type(error).__qualname__}",
+            DLQ_ERROR_MESSAGE: describe_error(error)[:MAX_ERROR_MESSAGE],
+            DLQ_ORIGINAL_TOPIC: record.topic,
+            DLQ_ORIGINAL_PARTITION: str(record.partition),
+            DLQ_ORIGINAL_OFFSET: str(record.offset),
+            DLQ_ATTEMPTS: str(attempts),
+            DLQ_CONSUMER_GROUP: group,
+            DLQ_FAILED_AT: datetime.now(UTC).isoformat(),
+        }
+    )
+    return headers
+
+
+def describe_error(error: BaseException) -> str:
+    """A reason an operator can act on, without echoing input values (they may hold PII)."""
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError):
+        return "; ".join(_describe_validation_issue(issue) for issue in error.errors())
+    return str(error) or type(error).__name__
+
+
+def _describe_validation_issue(issue: Mapping[str, Any]) -> str:
+    location = ".".join(str(part) for part in issue.get("loc", ())) or "<body>"
+    return f"{location}: {issue.get('msg', 'invalid')}"

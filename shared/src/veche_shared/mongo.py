@@ -1,0 +1,79 @@
+"""The store client (PyMongo Async API) and the few write patterns every service uses.
+
+Designed for any MongoDB-protocol server (FerretDB locally, MongoDB in production): inserts keyed
+by a natural ``_id`` (a duplicate key means "already done"), no transactions, no change streams,
+update batches kept small (FerretDB holds a backend connection per update statement).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
+
+from .settings import ServiceSettings
+
+DUPLICATE_KEY = 11000
+MAX_UPDATE_BATCH = 40  # below FerretDB's default backend pool of 50 statements per command
+
+Document = dict[str, Any]
+
+
+def create_client(settings: ServiceSettings) -> AsyncMongoClient[Document]:
+    return AsyncMongoClient(
+        settings.mongo_url,
+        appname=f"veche-{settings.service_name}",
+        tz_aware=True,
+        serverSelectionTimeoutMS=5_000,
+        connectTimeoutMS=5_000,
+        retryWrites=True,
+    )
+
+
+async def insert_new(
+    collection: AsyncCollection[Document], documents: Sequence[Mapping[str, Any]]
+) -> set[Any]:
+    """Insert documents keyed by ``_id``; return the ids that already existed.
+
+    Unordered, so one duplicate does not stop the rest; duplicates are the normal result of a
+    redelivered batch, any other write error is raised.
+    """
+    if not documents:
+        return set()
+    try:
+        await collection.insert_many([dict(d) for d in documents], ordered=False)
+    except BulkWriteError as error:
+        errors = error.details.get("writeErrors", [])
+        unexpected = [e for e in errors if e.get("code") != DUPLICATE_KEY]
+        if unexpected or error.details.get("writeConcernErrors"):
+            raise
+        return {documents[e["index"]]["_id"] for e in errors}
+    return set()
+
+
+def chunks(items: Sequence[Any], size: int = MAX_UPDATE_BATCH) -> list[Sequence[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+async def ping(client: AsyncMongoClient[Document]) -> None:
+    await client.admin.command("ping")
+
+
+async def record_once(
+    collection: AsyncCollection[Document], documents: Sequence[Mapping[str, Any]]
+) -> list[Document]:
+    """Insert each document unless its ``_id`` exists; return every document as stored.
+
+    The idempotent step of each stage: a redelivered input finds the output recorded the first
+    time (same outgoing ``event_id``), so the stage republishes that instead of a new event and
+    downstream deduplicates.
+    """
+    existing_ids = await insert_new(collection, documents)
+    stored: dict[Any, Document] = {}
+    if existing_ids:
+        async for document in collection.find({"_id": {"$in": list(existing_ids)}}):
+            stored[document["_id"]] = document
+    return [stored.get(d["_id"], dict(d)) for d in documents]

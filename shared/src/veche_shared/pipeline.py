@@ -1,0 +1,316 @@
+"""Batch consumption with at-least-once delivery, per-appeal traces and dead letters.
+
+One :class:`BatchConsumer` per subscribed topic does what every stage needs, so a service
+only writes ``handle(items) -> publications``:
+
+1. decode each record on its own; a record that is not a valid event goes to ``<topic>.dlq``;
+2. open a span per record whose parent is the trace context in the record's headers, so one
+   appeal stays one trace even though records are processed in batches;
+3. call the stage's handler with the whole batch (bulk writes, batched produce);
+   retryable failures (store or broker unreachable) are retried with backoff; a non-retryable
+   failure is narrowed down by re-running records one by one so only the poison record is
+   dead-lettered and the rest of the partition continues;
+4. publish the outgoing events (each inside its record's span), wait for every ack,
+   and only then return, so FastStream commits the offsets (``AckPolicy.NACK_ON_ERROR``:
+   an exception rewinds the partitions and the batch is redelivered — writes are idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from aiokafka import ConsumerRecord
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.publisher.usecase import DefaultPublisher
+from opentelemetry import trace
+from opentelemetry.context import Context
+from opentelemetry.propagate import extract
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from .events import Event
+from .kafka import dead_letter_headers, raw_decoder, record_headers
+from .settings import ServiceSettings
+from .topics import Topic
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("veche.pipeline")
+
+E = TypeVar("E", bound=Event)
+Record = ConsumerRecord[Any, Any]
+
+
+class PoisonError(Exception):
+    """Raised by a stage for input it can never process (dead-lettered, not retried)."""
+
+
+@dataclass(slots=True)
+class Item(Generic[E]):
+    """One decoded record on its way through a stage."""
+
+    record: Record
+    event: E
+    span: Span
+    attempts: int = 1
+
+    @property
+    def context(self) -> Context:
+        return trace.set_span_in_context(self.span)
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """An event a stage emits for one incoming item."""
+
+    topic: Topic
+    event: Event
+    item: Item[Any]
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    published: int = 0
+    dead_lettered: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+Handler = Callable[[Sequence[Item[E]]], Awaitable[Sequence[Publication]]]
+
+
+def is_retryable(error: BaseException) -> bool:
+    """Infrastructure hiccups are retried; anything about the data itself is not."""
+    if isinstance(error, ConnectionFailure | ExecutionTimeout | WTimeoutError):
+        return True
+    if isinstance(error, KafkaError):
+        return bool(getattr(error, "retriable", False)) or type(error).__name__ in {
+            "KafkaTimeoutError",
+            "KafkaConnectionError",
+            "NodeNotReadyError",
+            "RequestTimedOutError",
+        }
+    return isinstance(error, TimeoutError | ConnectionError)
+
+
+class BatchConsumer(Generic[E]):
+    def __init__(
+        self,
+        broker: KafkaBroker,
+        settings: ServiceSettings,
+        *,
+        topic: Topic,
+        handler: Handler[E],
+        outputs: Sequence[Topic] = (),
+    ) -> None:
+        if topic.event is None:
+            raise ValueError(f"{topic.name} carries no event type")
+        self._broker = broker
+        self._settings = settings
+        self._topic = topic
+        self._event_type: type[E] = topic.event  # type: ignore[assignment]
+        self._handler = handler
+        self._group = settings.service_name
+        self._dlq = broker.publisher(
+            settings.topic_name(topic.dlq),
+            title=f"{settings.topic_name(topic.dlq)}:publish",
+            description=topic.dlq.description,
+        )
+        self._publishers: dict[str, DefaultPublisher] = {
+            out.name: broker.publisher(
+                settings.topic_name(out),
+                schema=out.event,
+                title=f"{settings.topic_name(out)}:publish",
+                description=out.description,
+            )
+            for out in outputs
+        }
+
+    def subscribe(self) -> None:
+        """Register the batch subscriber (called from ``create_app``, never at import)."""
+        name = self._settings.topic_name(self._topic)
+
+        @self._broker.subscriber(
+            name,
+            group_id=self._group,
+            batch=True,
+            max_records=self._settings.batch_max_records,
+            batch_timeout_ms=self._settings.batch_timeout_ms,
+            auto_offset_reset="earliest",
+            ack_policy=AckPolicy.NACK_ON_ERROR,
+            decoder=raw_decoder,
+            title=f"{name}:{self._group}",
+            description=f"{self._topic.description}; consumed by {self._group}",
+        )
+        async def consume(message: KafkaMessage) -> None:
+            records = message.raw_message
+            await self.process(records if isinstance(records, tuple) else (records,))
+
+    async def process(self, records: Sequence[Record]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        items: list[Item[E]] = []
+        for record in records:
+            item = await self._decode(record, outcome)
+            if item is not None:
+                items.append(item)
+        try:
+            if items:
+                await self._run(items, outcome)
+        finally:
+            for item in items:
+                item.span.end()
+        return outcome
+
+    async def _decode(self, record: Record, outcome: BatchOutcome) -> Item[E] | None:
+        parent = extract(record_headers(record))
+        span = tracer.start_span(
+            f"{record.topic} process",
+            context=parent,
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.kafka.destination.partition": record.partition,
+                "messaging.kafka.message.offset": record.offset,
+                "messaging.consumer.group.name": self._group,
+            },
+        )
+        try:
+            event = self._event_type.from_bytes(record.value or b"")
+        except (ValueError, ValidationError, UnicodeDecodeError) as error:
+            with trace.use_span(span, end_on_exit=True):
+                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                await self._dead_letter(record, error, attempts=1, outcome=outcome)
+            return None
+        span.set_attribute("veche.appeal_id", str(event.appeal_id))
+        span.set_attribute("veche.event_id", str(event.event_id))
+        return Item(record=record, event=event, span=span)
+
+    async def _run(self, items: list[Item[E]], outcome: BatchOutcome) -> None:
+        try:
+            publications = await self._with_retries(items)
+        except Exception as error:
+            if is_retryable(error):
+                raise  # infrastructure is down: let the batch be redelivered later
+            log.warning(
+                "batch failed, isolating the poison record",
+                extra={"error_class": type(error).__name__, "records": len(items)},
+            )
+            publications = await self._one_by_one(items, outcome)
+        await self._publish(publications, outcome)
+
+    async def _with_retries(self, items: Sequence[Item[E]]) -> Sequence[Publication]:
+        result: Sequence[Publication] = ()
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(is_retryable),
+            stop=stop_after_attempt(self._settings.retry_attempts),
+            wait=wait_exponential_jitter(initial=0.2, max=5),
+            reraise=True,
+        ):
+            with attempt:
+                for item in items:
+                    item.attempts = attempt.retry_state.attempt_number
+                result = await self._handler(items)
+        return result
+
+    async def _one_by_one(
+        self, items: Sequence[Item[E]], outcome: BatchOutcome
+    ) -> list[Publication]:
+        publications: list[Publication] = []
+        for item in items:
+            try:
+                publications.extend(await self._with_retries([item]))
+            except Exception as error:
+                if is_retryable(error):
+                    raise
+                item.span.record_exception(error)
+                item.span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+                with trace.use_span(item.span):
+                    await self._dead_letter(
+                        item.record, error, attempts=item.attempts, outcome=outcome
+                    )
+        return publications
+
+    async def _publish(self, publications: Sequence[Publication], outcome: BatchOutcome) -> None:
+        pending: list[asyncio.Future[Any]] = []
+        for publication in publications:
+            publisher = self._publishers[publication.topic.name]
+            with trace.use_span(publication.item.span):
+                future = await publisher.publish(
+                    publication.event.to_bytes(),
+                    key=publication.event.key(),
+                    headers={"content-type": "application/json"},
+                    no_confirm=True,
+                )
+            pending.append(future)
+        # Offsets are committed only after every outgoing event is acknowledged by the broker.
+        await asyncio.gather(*pending)
+        outcome.published += len(pending)
+
+    async def _dead_letter(
+        self, record: Record, error: BaseException, *, attempts: int, outcome: BatchOutcome
+    ) -> None:
+        log.warning(
+            "dead-lettering a record",
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "error_class": type(error).__name__,
+            },
+        )
+        await self._dlq.publish(
+            record.value or b"",
+            key=record.key,
+            headers=dead_letter_headers(record, error, attempts=attempts, group=self._group),
+        )
+        outcome.dead_lettered += 1
+        outcome.failures.append(type(error).__name__)
+
+
+@contextmanager
+def store_spans(
+    items: Sequence[Item[Any]], operation: str, collection: str, database: str
+) -> Iterator[None]:
+    """One span per record around a bulk store call, so each appeal's trace shows its write.
+
+    A bulk write serves many traces at once; every record gets its own child span covering the
+    same call, tagged with the batch size so the sharing is visible.
+    """
+    spans = [
+        tracer.start_span(
+            f"{operation} {database}.{collection}",
+            context=item.context,
+            kind=SpanKind.CLIENT,
+            attributes={
+                "db.system.name": "mongodb",
+                "db.namespace": database,
+                "db.collection.name": collection,
+                "db.operation.name": operation,
+                "db.operation.batch.size": len(items),
+            },
+        )
+        for item in items
+    ]
+    try:
+        yield
+    except BaseException as error:
+        for span in spans:
+            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        raise
+    finally:
+        for span in spans:
+            span.end()
