@@ -1,0 +1,1 @@
+pytest_plugins = ["veche_shared.testing.fixtures"]

@@ -1,0 +1,39 @@
+"""appeals.classified.v1 -> territory, competence, deadlines -> appeals.routed.v1."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from faststream.kafka import KafkaBroker
+
+from veche_shared.events import AppealClassifiedV1, AppealRoutedV1
+from veche_shared.pipeline import BatchConsumer, Item, Publication, store_spans
+from veche_shared.settings import ServiceSettings
+from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_ROUTED
+
+from .domain.routing import Router
+from .storage import RouteStore
+
+
+def register_handlers(
+    broker: KafkaBroker, settings: ServiceSettings, store: RouteStore, router: Router
+) -> BatchConsumer[AppealClassifiedV1]:
+    async def route_batch(items: Sequence[Item[AppealClassifiedV1]]) -> Sequence[Publication]:
+        decisions: list[tuple[str, AppealRoutedV1]] = []
+        for item in items:
+            routed = router.route(item.event)
+            item.span.set_attribute("veche.territory", routed.territory.code)
+            item.span.set_attribute("veche.rule_id", routed.rule_id)
+            decisions.append((str(item.event.event_id), routed))
+        with store_spans(items, "insert_many", "routings", store.db.name):
+            recorded = await store.record(decisions)
+        return [
+            Publication(APPEALS_ROUTED, event, item)
+            for item, event in zip(items, recorded, strict=True)
+        ]
+
+    consumer = BatchConsumer(
+        broker, settings, topic=APPEALS_CLASSIFIED, handler=route_batch, outputs=[APPEALS_ROUTED]
+    )
+    consumer.subscribe()
+    return consumer

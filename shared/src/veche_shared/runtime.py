@@ -1,0 +1,65 @@
+"""The parts every service process builds the same way, in the order they depend on each other:
+telemetry -> metrics registry -> store client -> broker; then the ASGI app around them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from faststream.asgi.types import ASGIApp
+from faststream.kafka import KafkaBroker
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import CollectorRegistry
+from pymongo import AsyncMongoClient
+
+from .kafka import create_broker
+from .mongo import Document, create_client, ping
+from .service import ServiceApp, broker_check, build_service_app
+from .settings import ServiceSettings
+from .telemetry import setup_logging, setup_tracing
+
+
+@dataclass(slots=True)
+class Runtime:
+    settings: ServiceSettings
+    tracer_provider: TracerProvider
+    registry: CollectorRegistry
+    client: AsyncMongoClient[Document]
+    broker: KafkaBroker
+
+    @classmethod
+    def create(cls, settings: ServiceSettings) -> Runtime:
+        setup_logging(settings.service_name, settings.log_level)
+        tracer_provider = setup_tracing(settings.service_name, settings.otlp_endpoint)
+        registry = CollectorRegistry()
+        return cls(
+            settings=settings,
+            tracer_provider=tracer_provider,
+            registry=registry,
+            client=create_client(settings),
+            broker=create_broker(settings, tracer_provider=tracer_provider, registry=registry),
+        )
+
+    def app(
+        self,
+        *,
+        on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
+        fallback: ASGIApp | None = None,
+    ) -> ServiceApp:
+        return build_service_app(
+            service_name=self.settings.service_name,
+            broker=self.broker,
+            registry=self.registry,
+            readiness={"broker": broker_check(self.broker), "store": self._ping_store},
+            on_startup=on_startup,
+            after_shutdown=[self._close],
+            fallback=fallback,
+        )
+
+    async def _ping_store(self) -> None:
+        await ping(self.client)
+
+    async def _close(self) -> None:
+        # after the broker has drained: in-flight batches may still write to the store
+        await self.client.close()
+        self.tracer_provider.shutdown()
