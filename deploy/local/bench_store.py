@@ -8,6 +8,7 @@ Standalone: needs only pymongo>=4.13 (uses pymongo.AsyncMongoClient, not motor).
 Works in a throw-away database (veche_bench_<random>) that is dropped at the end.
 Prints one table row per operation; exits 1 if a semantic check failed or a phase timed out.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -51,7 +52,14 @@ PAYLOAD = "x" * 900  # + the other fields -> ~1 KB BSON per document
 
 
 def make_doc(i: int) -> dict:
-    return {"_id": i, "n": i, "kind": "bench", "payload": PAYLOAD, "tags": ["a", "b", "c"], "counter": 0}
+    return {
+        "_id": i,
+        "n": i,
+        "kind": "bench",
+        "payload": PAYLOAD,
+        "tags": ["a", "b", "c"],
+        "counter": 0,
+    }
 
 
 async def timed(lat: list[float], coro):
@@ -79,9 +87,9 @@ async def phase(name: str, timeout: float, fn) -> Row:
     t = time.perf_counter()
     try:
         await asyncio.wait_for(fn(row), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         row.ok, row.check = False, f"TIMEOUT after {timeout:.0f}s (server hung?)"
-    except Exception as e:  # noqa: BLE001 - report, keep benchmarking
+    except Exception as e:
         row.ok, row.check = False, f"ERROR {type(e).__name__}: {str(e)[:120]}"
     row.seconds = row.seconds or (time.perf_counter() - t)
     ROWS.append(row)
@@ -91,15 +99,25 @@ async def phase(name: str, timeout: float, fn) -> Row:
 
 
 async def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--url", default=os.environ.get("VECHE_MONGO_URL", "mongodb://127.0.0.1:27017/"))
-    ap.add_argument("--docs", type=int, default=20_000, help="documents for insert_many (batches of 500)")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--url", default=os.environ.get("VECHE_MONGO_URL", "mongodb://127.0.0.1:27017/")
+    )
+    ap.add_argument(
+        "--docs", type=int, default=20_000, help="documents for insert_many (batches of 500)"
+    )
     ap.add_argument("--ops", type=int, default=2_000, help="operations per point-op phase")
     ap.add_argument("--concurrency", type=int, default=32)
-    ap.add_argument("--timeout", type=float, default=180, help="seconds per phase before it counts as hung")
+    ap.add_argument(
+        "--timeout", type=float, default=180, help="seconds per phase before it counts as hung"
+    )
     args = ap.parse_args()
 
-    client: AsyncMongoClient = AsyncMongoClient(args.url, serverSelectionTimeoutMS=5000, maxPoolSize=100)
+    client: AsyncMongoClient = AsyncMongoClient(
+        args.url, serverSelectionTimeoutMS=5000, maxPoolSize=100
+    )
     dbname = f"veche_bench_{uuid.uuid4().hex[:8]}"
     db = client[dbname]
     coll = db["docs"]
@@ -109,9 +127,13 @@ async def main() -> int:
 
     hello = await client.admin.command("hello")
     build = await client.admin.command("buildInfo")
-    print(f"server: {args.url}  version {build.get('version')}  "
-          f"ferretdb={build.get('ferretdbVersion', '-')}  maxWriteBatchSize={hello.get('maxWriteBatchSize')}")
-    print(f"database: {dbname}  docs={N}  ops/phase={OPS}  concurrency={C}  pymongo {pymongo.version}")
+    print(
+        f"server: {args.url}  version {build.get('version')}  "
+        f"ferretdb={build.get('ferretdbVersion', '-')}  maxWriteBatchSize={hello.get('maxWriteBatchSize')}"
+    )
+    print(
+        f"database: {dbname}  docs={N}  ops/phase={OPS}  concurrency={C}  pymongo {pymongo.version}"
+    )
 
     try:
         await db.command("create", "docs")
@@ -127,6 +149,7 @@ async def main() -> int:
             cnt = await coll.count_documents({})
             row.ok = cnt == N
             row.check = f"count={cnt}" + ("" if row.ok else f" != {N}")
+
         await phase("insert_many (500/batch, ~1KB docs)", T, p_insert)
 
         # 2. insert_many ordered=False, 50% duplicate _ids
@@ -147,22 +170,31 @@ async def main() -> int:
             present = await coll.count_documents({"_id": {"$in": fresh}})
             row.ok = codes == {11000} and n_err == 500 and present == 500 and n_ins == 500
             row.check = f"BulkWriteError codes={sorted(codes)} writeErrors={n_err} nInserted={n_ins} new present={present}/500"
+
         await phase("insert_many ordered=False 50% dup _id", T, p_dups)
 
         # 3. update_one by _id, sequential
         async def p_upd_seq(row: Row):
             t = time.perf_counter()
             for i in range(OPS):
-                await timed(row.lat_ms, coll.update_one({"_id": i % N}, {"$inc": {"counter": 1}, "$set": {"s": i}}))
+                await timed(
+                    row.lat_ms,
+                    coll.update_one({"_id": i % N}, {"$inc": {"counter": 1}, "$set": {"s": i}}),
+                )
             row.seconds, row.ops = time.perf_counter() - t, OPS
+
         await phase("update_one by _id, sequential", T, p_upd_seq)
 
         # 4. update_one by _id, concurrent
         async def p_upd_conc(row: Row):
             t = time.perf_counter()
             row.lat_ms = await run_concurrent(
-                OPS * 2, C, lambda i: coll.update_one({"_id": (i * 7919) % N}, {"$inc": {"counter": 1}}))
+                OPS * 2,
+                C,
+                lambda i: coll.update_one({"_id": (i * 7919) % N}, {"$inc": {"counter": 1}}),
+            )
             row.seconds, row.ops = time.perf_counter() - t, OPS * 2
+
         await phase(f"update_one by _id, {C} concurrent", T, p_upd_conc)
 
         # 5. bulk_write of 40 UpdateOne
@@ -170,13 +202,19 @@ async def main() -> int:
             batches = max(1, OPS // 40)
             t = time.perf_counter()
             for b in range(batches):
-                reqs = [UpdateOne({"_id": (b * 40 + j) % N}, {"$inc": {"counter": 1}}) for j in range(40)]
+                reqs = [
+                    UpdateOne({"_id": (b * 40 + j) % N}, {"$inc": {"counter": 1}})
+                    for j in range(40)
+                ]
                 r = await timed(row.lat_ms, coll.bulk_write(reqs, ordered=False))
                 if r.matched_count != 40:
                     row.ok, row.check = False, f"matched {r.matched_count} != 40"
             row.seconds, row.ops = time.perf_counter() - t, batches * 40
             if row.ok:
-                row.check = f"{batches} bulks, {batches / row.seconds:,.1f} bulks/s (ops/s counts updates)"
+                row.check = (
+                    f"{batches} bulks, {batches / row.seconds:,.1f} bulks/s (ops/s counts updates)"
+                )
+
         await phase("bulk_write 40x UpdateOne", T, p_bulk)
 
         # 6. find_one by _id, sequential / concurrent
@@ -187,12 +225,16 @@ async def main() -> int:
                 if d is None:
                     row.ok, row.check = False, f"_id {(i * 31) % N} not found"
             row.seconds, row.ops = time.perf_counter() - t, OPS
+
         await phase("find_one by _id, sequential", T, p_find_seq)
 
         async def p_find_conc(row: Row):
             t = time.perf_counter()
-            row.lat_ms = await run_concurrent(OPS * 2, C, lambda i: coll.find_one({"_id": (i * 7919) % N}))
+            row.lat_ms = await run_concurrent(
+                OPS * 2, C, lambda i: coll.find_one({"_id": (i * 7919) % N})
+            )
             row.seconds, row.ops = time.perf_counter() - t, OPS * 2
+
         await phase(f"find_one by _id, {C} concurrent", T, p_find_conc)
 
         # 7. find_one_and_update $inc upsert counter, 50 concurrent tasks (atomicity)
@@ -202,8 +244,15 @@ async def main() -> int:
             lat: list[float] = []
 
             async def one():
-                d = await timed(lat, counters.find_one_and_update(
-                    {"_id": key}, {"$inc": {"v": 1}}, upsert=True, return_document=ReturnDocument.AFTER))
+                d = await timed(
+                    lat,
+                    counters.find_one_and_update(
+                        {"_id": key},
+                        {"$inc": {"v": 1}},
+                        upsert=True,
+                        return_document=ReturnDocument.AFTER,
+                    ),
+                )
                 return d["v"]
 
             t = time.perf_counter()
@@ -212,20 +261,33 @@ async def main() -> int:
             errs = [r for r in res if isinstance(r, BaseException)]
             vals = [r for r in res if not isinstance(r, BaseException)]
             final = (await counters.find_one({"_id": key}) or {}).get("v")
-            row.ok = not errs and final == 50 and len(set(vals)) == 50 and sorted(vals) == list(range(1, 51))
+            row.ok = (
+                not errs
+                and final == 50
+                and len(set(vals)) == 50
+                and sorted(vals) == list(range(1, 51))
+            )
             row.check = f"final={final} distinct={len(set(vals))}/50 errors={len(errs)}"
             if errs:
                 row.check += f" first={type(errs[0]).__name__}: {str(errs[0])[:80]}"
 
-        await phase("find_one_and_update $inc upsert x50 (new key)", T,
-                    lambda row: fau_phase(row, "fresh", precreate=False))
-        await phase("find_one_and_update $inc x50 (existing key)", T,
-                    lambda row: fau_phase(row, "existing", precreate=True))
+        await phase(
+            "find_one_and_update $inc upsert x50 (new key)",
+            T,
+            lambda row: fau_phase(row, "fresh", precreate=False),
+        )
+        await phase(
+            "find_one_and_update $inc x50 (existing key)",
+            T,
+            lambda row: fau_phase(row, "existing", precreate=True),
+        )
 
         # 8. create_index unique on a populated collection + enforcement
         async def p_index(row: Row):
             t = time.perf_counter()
-            name = await timed(row.lat_ms, coll.create_index([("n", 1)], unique=True, name="n_unique"))
+            name = await timed(
+                row.lat_ms, coll.create_index([("n", 1)], unique=True, name="n_unique")
+            )
             row.seconds, row.ops = time.perf_counter() - t, 1
             try:
                 await coll.insert_one({"_id": "dup-n", "n": 1})
@@ -233,6 +295,7 @@ async def main() -> int:
             except DuplicateKeyError as e:
                 row.check = f"index {name}; duplicate rejected code={e.code}"
                 row.ok = e.code == 11000
+
         await phase(f"create_index unique ({N + 500} docs)", T, p_index)
     finally:
         try:
@@ -247,11 +310,16 @@ async def main() -> int:
     print("-" * len(hdr))
     for r in ROWS:
         status = "ok" if r.ok else "FAIL"
-        print(f"{r.name:<46} {r.ops:>7} {r.seconds:>7.2f} {r.rate:>9,.0f} {r.pct(0.5):>7} {r.pct(0.99):>7}  "
-              f"{status} {r.check}")
+        print(
+            f"{r.name:<46} {r.ops:>7} {r.seconds:>7.2f} {r.rate:>9,.0f} {r.pct(0.5):>7} {r.pct(0.99):>7}  "
+            f"{status} {r.check}"
+        )
     failed = [r.name for r in ROWS if not r.ok]
     print()
-    print(f"{len(ROWS) - len(failed)} passed, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else ""))
+    print(
+        f"{len(ROWS) - len(failed)} passed, {len(failed)} failed"
+        + (f": {', '.join(failed)}" if failed else "")
+    )
     return 1 if failed else 0
 
 

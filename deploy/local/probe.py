@@ -7,6 +7,7 @@
 
 Exit 0 when healthy, 1 otherwise (reason on stderr). Each probe is bounded by a 3 s socket timeout.
 """
+
 import base64
 import socket
 import struct
@@ -64,7 +65,7 @@ def _bson_ping() -> bytes:
         return s.encode() + b"\x00"
 
     elems = b"\x10" + cstr("ping") + struct.pack("<i", 1)
-    db = "admin".encode() + b"\x00"
+    db = b"admin" + b"\x00"
     elems += b"\x02" + cstr("$db") + struct.pack("<i", len(db)) + db
     return struct.pack("<i", 4 + len(elems) + 1) + elems + b"\x00"
 
@@ -83,7 +84,10 @@ def probe_mongo(host: str, port: int) -> None:
             raise ValueError(f"unexpected reply opcode {opcode}")
         reply = rest[12 + 4 + 1 :]
         # ok is a double 1.0 (or int32 1) in a healthy reply
-        if b"\x01ok\x00" + struct.pack("<d", 1.0) not in reply and b"\x10ok\x00" + struct.pack("<i", 1) not in reply:
+        if (
+            b"\x01ok\x00" + struct.pack("<d", 1.0) not in reply
+            and b"\x10ok\x00" + struct.pack("<i", 1) not in reply
+        ):
             raise ValueError(f"ping not ok: {reply!r}")
 
 
@@ -97,7 +101,7 @@ def main(argv: list) -> int:
     kind, host, port = argv[1], argv[2], int(argv[3])
     try:
         (probe_kafka if kind == "kafka" else probe_mongo)(host, port)
-    except Exception as e:  # noqa: BLE001 - any failure means "not ready"
+    except Exception as e:
         print(f"{kind} {host}:{port} not ready: {e}", file=sys.stderr)
         return 1
     return 0

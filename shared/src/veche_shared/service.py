@@ -64,9 +64,7 @@ def health_app(service_name: str) -> ASGIApp:
 
 def readiness_app(checks: dict[str, ReadinessCheck], timeout: float = 2.0) -> ASGIApp:
     async def readyz(scope: Scope, receive: Receive, send: Send) -> None:
-        results = await asyncio.gather(
-            *(_run_check(check, timeout) for check in checks.values())
-        )
+        results = await asyncio.gather(*(_run_check(check, timeout) for check in checks.values()))
         report = dict(zip(checks, results, strict=True))
         ready = all(value == "ok" for value in report.values())
         await json_response(200 if ready else 503, {"ready": ready, "checks": report})(

@@ -34,9 +34,7 @@ class ServiceSettings(BaseSettings):
     http_host: str = Field(default="127.0.0.1", description="address the service listens on")
     http_port: int | None = Field(default=None, description="port; default per service")
     region_code: str = Field(default="71", pattern=r"^\d{2}$", description="region served")
-    batch_max_records: int = Field(
-        default=500, ge=1, description="records per consumer batch"
-    )
+    batch_max_records: int = Field(default=500, ge=1, description="records per consumer batch")
     batch_timeout_ms: int = Field(default=50, ge=1, description="max wait to fill a batch")
     retry_attempts: int = Field(
         default=5, ge=1, description="attempts for a retryable store/broker error in a batch"

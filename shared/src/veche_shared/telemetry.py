@@ -81,7 +81,9 @@ def safe_attributes(attributes: Mapping[str, AttributeValue]) -> dict[str, Attri
     """Return span attributes after refusing any key that could hold personal data."""
     for key in attributes:
         lowered = key.lower()
-        if key not in ALLOWED_ATTRIBUTE_KEYS and any(p in lowered for p in FORBIDDEN_ATTRIBUTE_PARTS):
+        if key not in ALLOWED_ATTRIBUTE_KEYS and any(
+            p in lowered for p in FORBIDDEN_ATTRIBUTE_PARTS
+        ):
             raise ValueError(f"span attribute {key!r} could carry personal data")
     return dict(attributes)
 
@@ -91,7 +93,9 @@ def trace_id_hex(span: trace.Span | None = None) -> str | None:
     return format(context.trace_id, "032x") if context.is_valid else None
 
 
-def store_span(operation: str, collection: str, database: str) -> AbstractContextManager[trace.Span]:
+def store_span(
+    operation: str, collection: str, database: str
+) -> AbstractContextManager[trace.Span]:
     """A client span around one store call, child of the current span."""
     return trace.get_tracer("veche.store").start_as_current_span(
         f"{operation} {database}.{collection}",

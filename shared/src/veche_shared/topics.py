@@ -49,7 +49,12 @@ APPEALS_NOTIFIED = Topic(
     "appeals.notified.v1", AppealNotifiedV1, 6, 14 * DAY_MS, "notifications recorded or sent"
 )
 
-PIPELINE: tuple[Topic, ...] = (APPEALS_RECEIVED, APPEALS_CLASSIFIED, APPEALS_ROUTED, APPEALS_NOTIFIED)
+PIPELINE: tuple[Topic, ...] = (
+    APPEALS_RECEIVED,
+    APPEALS_CLASSIFIED,
+    APPEALS_ROUTED,
+    APPEALS_NOTIFIED,
+)
 
 
 def all_topics() -> tuple[Topic, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -34,10 +35,9 @@ async def ensure_topics(bootstrap: str, namespace: str = "", replication: int = 
         wanted = [new_topic(t, namespace, replication) for t in all_topics()]
         missing = [t for t in wanted if t.name not in existing]
         if missing:
-            try:
+            # another process may create them first: the goal is reached all the same
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another process created them first: the goal is reached
         return [t.name for t in missing]
     finally:
         await admin.close()

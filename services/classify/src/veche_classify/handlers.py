@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from faststream.kafka import KafkaBroker
-
 from veche_shared.events import AppealClassifiedV1, AppealReceivedV1
 from veche_shared.pipeline import BatchConsumer, Item, Publication, store_spans
 from veche_shared.settings import ServiceSettings
@@ -38,7 +37,10 @@ def register_handlers(
         ]
 
     consumer = BatchConsumer(
-        broker, settings, topic=APPEALS_RECEIVED, handler=classify_batch,
+        broker,
+        settings,
+        topic=APPEALS_RECEIVED,
+        handler=classify_batch,
         outputs=[APPEALS_CLASSIFIED],
     )
     consumer.subscribe()

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-
 from veche_shared.events import AppealClassifiedV1
 from veche_shared.mongo import Document, record_once
 

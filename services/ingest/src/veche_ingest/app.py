@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-
 from veche_shared.events import AppealReceivedV1
 from veche_shared.runtime import Runtime
 from veche_shared.service import ServiceApp
@@ -24,7 +23,9 @@ def create_app(settings: IngestSettings | None = None) -> ServiceApp:
 
     topic = settings.topic_name(APPEALS_RECEIVED)
     received = runtime.broker.publisher(
-        topic, schema=AppealReceivedV1, title=f"{topic}:publish",
+        topic,
+        schema=AppealReceivedV1,
+        title=f"{topic}:publish",
         description=APPEALS_RECEIVED.description,
     )
 

@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-
 from veche_shared.events import Event
 from veche_shared.pipeline import BatchConsumer, Item, Publication, store_spans
 from veche_shared.settings import ServiceSettings

@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 from pydantic import Field
-
 from veche_shared.settings import ServiceSettings
 
 

@@ -8,7 +8,6 @@ from typing import Any
 
 from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
-
 from veche_shared.events import AppealReceivedV1
 from veche_shared.mongo import Document, insert_new
 

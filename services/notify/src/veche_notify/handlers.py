@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from faststream.kafka import KafkaBroker
-
 from veche_shared.events import (
     AppealNotifiedV1,
     AppealRoutedV1,
@@ -27,7 +26,9 @@ from .domain.render import Renderer
 from .storage import NotifyStore
 
 
-def notification_document(planned: Planned, event: AppealRoutedV1, renderer: Renderer) -> dict[str, Any]:
+def notification_document(
+    planned: Planned, event: AppealRoutedV1, renderer: Renderer
+) -> dict[str, Any]:
     rendered = renderer.render(planned, event)
     return {
         "_id": planned.key(str(event.appeal_id)),

@@ -13,7 +13,6 @@ from typing import Any
 
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-
 from veche_shared.events import AppealNotifiedV1
 from veche_shared.mongo import Document, insert_new, record_once
 

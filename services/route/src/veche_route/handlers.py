@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from faststream.kafka import KafkaBroker
-
 from veche_shared.events import AppealClassifiedV1, AppealRoutedV1
 from veche_shared.pipeline import BatchConsumer, Item, Publication, store_spans
 from veche_shared.settings import ServiceSettings

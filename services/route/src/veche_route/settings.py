@@ -4,7 +4,6 @@ from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
-
 from veche_shared.settings import ServiceSettings
 
 PACKAGE_DATA = Path(__file__).resolve().parents[2] / "data"

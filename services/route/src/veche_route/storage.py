@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-
 from veche_shared.events import AppealRoutedV1
 from veche_shared.mongo import Document, record_once
 
@@ -19,9 +18,7 @@ class RouteStore:
     async def create_indexes(self) -> None:
         await self.routings.create_index([("appeal_id", ASCENDING)])
 
-    async def record(
-        self, decisions: Sequence[tuple[str, AppealRoutedV1]]
-    ) -> list[AppealRoutedV1]:
+    async def record(self, decisions: Sequence[tuple[str, AppealRoutedV1]]) -> list[AppealRoutedV1]:
         """Store each decision once; return the events as first recorded (for republishing)."""
         documents = [
             {

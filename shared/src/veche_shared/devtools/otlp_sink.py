@@ -48,7 +48,11 @@ def spans_from_request(payload: bytes) -> list[dict[str, Any]]:
 
 def _value(value: Any) -> Any:
     kind = value.WhichOneof("value")
-    return getattr(value, kind) if kind in {"string_value", "int_value", "bool_value", "double_value"} else None
+    return (
+        getattr(value, kind)
+        if kind in {"string_value", "int_value", "bool_value", "double_value"}
+        else None
+    )
 
 
 def create_sink(out: Path) -> Starlette:

@@ -8,6 +8,7 @@ gets. Each process writes its log to ``<state>/log/<name>.log`` and its pid to
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import subprocess
@@ -38,8 +39,15 @@ def processes(sink_out: Path, port_offset: int = 0) -> list[Process]:
     python = sys.executable
     sink = Process(
         "otlp-sink",
-        [python, "-m", "veche_shared.devtools.otlp_sink", "--port", str(SINK_PORT + port_offset),
-         "--out", str(sink_out)],
+        [
+            python,
+            "-m",
+            "veche_shared.devtools.otlp_sink",
+            "--port",
+            str(SINK_PORT + port_offset),
+            "--out",
+            str(sink_out),
+        ],
         SINK_PORT + port_offset,
         None,
     )
@@ -100,7 +108,9 @@ class Stack:
             if process.ready_url is None or _http_ok(process.ready_url):
                 return
             time.sleep(0.2)
-        raise TimeoutError(f"{name} not ready in {timeout:.0f} s; see {self.log_dir / (name + '.log')}")
+        raise TimeoutError(
+            f"{name} not ready in {timeout:.0f} s; see {self.log_dir / (name + '.log')}"
+        )
 
     def stop(self, name: str, timeout: float = 20.0, sig: signal.Signals = signal.SIGTERM) -> None:
         pid = self.pid(name)
@@ -151,10 +161,8 @@ def _alive(pid: int) -> bool:
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _http_ok(url: str) -> bool:
@@ -168,7 +176,9 @@ def _http_ok(url: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("command", choices=["up", "down", "status"])
-    parser.add_argument("--state", type=Path, default=Path(os.environ.get("VECHE_LOCAL_STATE", ".local")))
+    parser.add_argument(
+        "--state", type=Path, default=Path(os.environ.get("VECHE_LOCAL_STATE", ".local"))
+    )
     args = parser.parse_args(argv)
     stack = Stack(args.state.resolve(), {})
     if args.command == "up":

@@ -170,7 +170,7 @@ __all__ = [
     "NotificationStatus",
     "NotificationV1",
     "RecipientRole",
-    "TopicScore",
     "Territory",
+    "TopicScore",
     "Urgency",
 ]

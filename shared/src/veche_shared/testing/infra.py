@@ -33,7 +33,9 @@ def local_infra() -> Infra:
         [str(INFRA_SCRIPT), "env"], check=True, capture_output=True, text=True
     ).stdout
     values = dict(
-        line.split("=", 1) for line in output.splitlines() if "=" in line and not line.startswith("#")
+        line.split("=", 1)
+        for line in output.splitlines()
+        if "=" in line and not line.startswith("#")
     )
     return Infra(
         bootstrap or values["VECHE_KAFKA_BOOTSTRAP"], mongo_url or values["VECHE_MONGO_URL"]

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-
 from veche_shared.events import Urgency
 
 from .text import lemmas

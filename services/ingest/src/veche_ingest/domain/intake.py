@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
-
 from veche_shared.events import AppealReceivedV1, AppealSnapshot, Channel, Contact, Location
 
 
@@ -15,7 +14,9 @@ class AppealSubmission(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    text: str = Field(min_length=1, max_length=10_000, description="the appeal in the citizen's words")
+    text: str = Field(
+        min_length=1, max_length=10_000, description="the appeal in the citizen's words"
+    )
     title: str | None = Field(default=None, max_length=300)
     channel: Channel = Channel.PORTAL
     contact: Contact = Field(default_factory=Contact)

@@ -67,8 +67,12 @@ def _summarise(event: Event) -> tuple[Stage, dict[str, Any]]:
         case AppealNotifiedV1():
             return Stage.NOTIFIED, {
                 "notifications": [
-                    {"kind": n.kind, "recipient": n.recipient_role.value, "channel": n.channel,
-                     "status": n.status.value}
+                    {
+                        "kind": n.kind,
+                        "recipient": n.recipient_role.value,
+                        "channel": n.channel,
+                        "status": n.status.value,
+                    }
                     for n in event.notifications
                 ]
             }

@@ -30,8 +30,10 @@ def plan(event: AppealRoutedV1) -> list[Planned]:
     contact = event.appeal.contact
     planned: list[Planned] = []
     citizen_channel = (
-        ("email", str(contact.email)) if contact.email
-        else ("sms", contact.phone) if contact.phone
+        ("email", str(contact.email))
+        if contact.email
+        else ("sms", contact.phone)
+        if contact.phone
         else None
     )
     if citizen_channel is not None:  # anonymous appeals get no citizen notification
@@ -41,6 +43,8 @@ def plan(event: AppealRoutedV1) -> list[Planned]:
             planned.append(Planned(Kind.REDIRECTED, RecipientRole.CITIZEN, channel, address))
     if event.executor.contact_email:
         planned.append(
-            Planned(Kind.ASSIGNED, RecipientRole.EXECUTOR, "email", str(event.executor.contact_email))
+            Planned(
+                Kind.ASSIGNED, RecipientRole.EXECUTOR, "email", str(event.executor.contact_email)
+            )
         )
     return planned

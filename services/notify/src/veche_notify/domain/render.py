@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined
-
 from veche_shared.events import AppealRoutedV1
 
 from .plan import Planned
@@ -35,7 +34,9 @@ class Renderer:
 
     def render(self, planned: Planned, event: AppealRoutedV1) -> Rendered:
         variables = _variables(event)
-        body = self._env.get_template(f"{planned.kind.value}.{planned.channel}.j2").render(variables)
+        body = self._env.get_template(f"{planned.kind.value}.{planned.channel}.j2").render(
+            variables
+        )
         subject = self._env.get_template(f"{planned.kind.value}.subject.j2").render(variables)
         return Rendered(subject=subject.strip(), body=body.strip() + "\n")
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
 from veche_shared.events import AppealClassifiedV1, AppealRoutedV1, Deadlines, Territory
 
 from .calendar import StatutoryTerms, term_end
@@ -20,7 +19,7 @@ class Router:
     rules: RuleBook
     region_name: str
     receiving_body: str
-    terms: StatutoryTerms = StatutoryTerms()
+    terms: StatutoryTerms = field(default_factory=StatutoryTerms)
 
     @classmethod
     def from_files(cls, region_file: Path, rules_file: Path, receiving_body: str) -> Router:

@@ -38,11 +38,7 @@ class Rule:
 
     def applies(self, topic: str, territory: str | None) -> bool:
         # Subtopics are not produced by the classifier yet: such rules wait for it.
-        return (
-            self.topic == topic
-            and self.territory in {"*", territory}
-            and not self.when_subtopic
-        )
+        return self.topic == topic and self.territory in {"*", territory} and not self.when_subtopic
 
     def resolve(self, municipality: Municipality | None) -> Executor | None:
         """The concrete executor, or None when a municipal template has no municipality."""
@@ -102,4 +98,6 @@ class RuleBook:
                 return Decision(rule.id, executor, flags)
         executor = self.last_resort.resolve(None)
         assert executor is not None  # the last resort names a body, never a template
-        return Decision(self.last_resort.id, executor, ("territory_unresolved", "needs_manual_routing"))
+        return Decision(
+            self.last_resort.id, executor, ("territory_unresolved", "needs_manual_routing")
+        )

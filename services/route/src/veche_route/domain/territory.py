@@ -33,7 +33,9 @@ class Municipality:
     contact_email: str | None
 
     def department_email(self, key: str) -> str | None:
-        return self.email_pattern.format(department=key) if self.email_pattern else self.contact_email
+        return (
+            self.email_pattern.format(department=key) if self.email_pattern else self.contact_email
+        )
 
 
 @dataclass(slots=True)

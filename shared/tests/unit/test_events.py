@@ -1,0 +1,54 @@
+import json
+import uuid
+
+import pytest
+from pydantic import ValidationError
+
+from veche_shared.events import AppealReceivedV1, Contact
+from veche_shared.kafka import describe_error
+from veche_shared.testing.events import received
+from veche_shared.topics import APPEALS_RECEIVED, PIPELINE, all_topics
+
+
+def test_event_round_trips_through_bytes():
+    event = received()
+    assert AppealReceivedV1.from_bytes(event.to_bytes()) == event
+
+
+def test_consumer_ignores_unknown_fields_from_newer_producers():
+    data = json.loads(received().to_bytes())
+    data["added_in_a_later_minor_version"] = {"x": 1}
+    data["appeal"]["also_new"] = True
+    parsed = AppealReceivedV1.from_bytes(json.dumps(data).encode())
+    assert parsed.appeal_id == uuid.UUID(data["appeal_id"])
+
+
+def test_key_is_the_appeal_id_so_one_appeal_stays_on_one_partition():
+    event = received()
+    assert event.key() == str(event.appeal_id).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"not json", b"[1, 2]", b'{"appeal_id": "nope"}', b"\xff\xfe"],
+)
+def test_bad_bodies_raise_value_errors(body):
+    with pytest.raises(ValueError):  # noqa: PT011 - ValidationError and JSONDecodeError are ValueErrors
+        AppealReceivedV1.from_bytes(body)
+
+
+def test_error_description_names_the_field_but_not_the_personal_value():
+    with pytest.raises(ValidationError) as caught:
+        Contact(email="ivan.petrov-at-mail.ru", phone="+7 900 000-00-00")
+    reason = describe_error(caught.value)
+    assert "email" in reason
+    assert "ivan.petrov" not in reason
+
+
+def test_every_pipeline_topic_is_versioned_and_has_a_dead_letter_twin():
+    names = {t.name for t in all_topics()}
+    for topic in PIPELINE:
+        assert topic.name.startswith("appeals.")
+        assert topic.name.endswith(".v1")
+        assert f"{topic.name}.dlq" in names
+    assert APPEALS_RECEIVED.qualified("t1") == "t1.appeals.received.v1"

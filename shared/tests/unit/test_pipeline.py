@@ -1,0 +1,120 @@
+"""BatchConsumer on FastStream's in-memory broker: decoding, dead letters, publications."""
+
+import asyncio
+
+import pytest
+from aiokafka import ConsumerRecord
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+
+from veche_shared.events import AppealClassifiedV1, AppealReceivedV1, Classification, Urgency
+from veche_shared.kafka import (
+    DLQ_ATTEMPTS,
+    DLQ_ERROR_CLASS,
+    DLQ_ORIGINAL_OFFSET,
+    DLQ_ORIGINAL_PARTITION,
+    DLQ_ORIGINAL_TOPIC,
+    raw_decoder,
+)
+from veche_shared.pipeline import BatchConsumer, Publication, PoisonError
+from veche_shared.settings import ServiceSettings
+from veche_shared.testing.events import received
+from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_RECEIVED
+
+
+class Settings(ServiceSettings):
+    service_name = "unit"
+
+
+def record(value: bytes, offset: int) -> ConsumerRecord:
+    return ConsumerRecord(
+        topic="appeals.received.v1", partition=0, offset=offset, timestamp=0,
+        timestamp_type=0, key=None, value=value, checksum=None,
+        serialized_key_size=0, serialized_value_size=len(value), headers=[],
+    )
+
+
+def classified_from(event: AppealReceivedV1) -> AppealClassifiedV1:
+    return AppealClassifiedV1(
+        appeal_id=event.appeal_id,
+        appeal=event.appeal,
+        classification=Classification(topic="roads", confidence=1, urgency=Urgency.LOW, classifier="t"),
+    )
+
+
+@pytest.fixture
+def broker():
+    return KafkaBroker()
+
+
+async def run_batch(broker, handler, values):
+    settings = Settings(retry_attempts=2)
+    consumer = BatchConsumer(broker, settings, topic=APPEALS_RECEIVED, handler=handler,
+                             outputs=[APPEALS_CLASSIFIED])
+    dead, out = [], []
+
+    @broker.subscriber("appeals.received.v1.dlq", decoder=raw_decoder)
+    async def on_dead(body: bytes):
+        dead.append(body)
+
+    @broker.subscriber("appeals.classified.v1", decoder=raw_decoder)
+    async def on_out(body: bytes):
+        out.append(body)
+
+    async with TestKafkaBroker(broker):
+        outcome = await consumer.process([record(v, i) for i, v in enumerate(values)])
+        await asyncio.sleep(0)
+    return outcome, dead, out
+
+
+async def test_malformed_record_is_dead_lettered_and_the_rest_of_the_batch_is_published(broker):
+    good = [received(), received()]
+
+    async def handler(items):
+        return [Publication(APPEALS_CLASSIFIED, classified_from(i.event), i) for i in items]
+
+    outcome, dead, out = await run_batch(
+        broker, handler, [good[0].to_bytes(), b'{"appeal_id": 1}', good[1].to_bytes()]
+    )
+    assert outcome.dead_lettered == 1
+    assert outcome.published == 2
+    assert dead == [b'{"appeal_id": 1}']
+    assert len(out) == 2
+
+
+async def test_a_record_that_fails_in_the_handler_is_isolated_and_dead_lettered(broker):
+    good, poison = received(), received(text="POISON")
+
+    async def handler(items):
+        if any(i.event.appeal.text == "POISON" for i in items):
+            raise PoisonError("cannot classify")
+        return [Publication(APPEALS_CLASSIFIED, classified_from(i.event), i) for i in items]
+
+    outcome, dead, out = await run_batch(broker, handler, [good.to_bytes(), poison.to_bytes()])
+    assert outcome.dead_lettered == 1
+    assert outcome.failures == ["PoisonError"]
+    assert len(out) == 1
+    assert AppealClassifiedV1.from_bytes(out[0]).appeal_id == good.appeal_id
+
+
+async def test_infrastructure_errors_propagate_so_the_batch_is_redelivered(broker):
+    calls = 0
+
+    async def handler(items):
+        nonlocal calls
+        calls += 1
+        raise ConnectionError("store down")
+
+    with pytest.raises(ConnectionError):
+        await run_batch(broker, handler, [received().to_bytes()])
+    assert calls == 2  # retried up to retry_attempts, then left to redelivery
+
+
+def test_dead_letter_headers_describe_the_failure():
+    from veche_shared.kafka import dead_letter_headers
+
+    headers = dead_letter_headers(record(b"x", 7), ValueError("bad"), attempts=3, group="classify")
+    assert headers[DLQ_ERROR_CLASS] == "builtins.ValueError"
+    assert headers[DLQ_ORIGINAL_TOPIC] == "appeals.received.v1"
+    assert headers[DLQ_ORIGINAL_PARTITION] == "0"
+    assert headers[DLQ_ORIGINAL_OFFSET] == "7"
+    assert headers[DLQ_ATTEMPTS] == "3"
