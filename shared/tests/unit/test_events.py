@@ -3,7 +3,6 @@ import uuid
 
 import pytest
 from pydantic import ValidationError
-
 from veche_shared.events import AppealReceivedV1, Contact
 from veche_shared.kafka import describe_error
 from veche_shared.testing.events import received

@@ -5,7 +5,6 @@ import asyncio
 import pytest
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker, TestKafkaBroker
-
 from veche_shared.events import AppealClassifiedV1, AppealReceivedV1, Classification, Urgency
 from veche_shared.kafka import (
     DLQ_ATTEMPTS,
@@ -15,7 +14,7 @@ from veche_shared.kafka import (
     DLQ_ORIGINAL_TOPIC,
     raw_decoder,
 )
-from veche_shared.pipeline import BatchConsumer, Publication, PoisonError
+from veche_shared.pipeline import BatchConsumer, PoisonError, Publication
 from veche_shared.settings import ServiceSettings
 from veche_shared.testing.events import received
 from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_RECEIVED
@@ -27,9 +26,17 @@ class Settings(ServiceSettings):
 
 def record(value: bytes, offset: int) -> ConsumerRecord:
     return ConsumerRecord(
-        topic="appeals.received.v1", partition=0, offset=offset, timestamp=0,
-        timestamp_type=0, key=None, value=value, checksum=None,
-        serialized_key_size=0, serialized_value_size=len(value), headers=[],
+        topic="appeals.received.v1",
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=None,
+        value=value,
+        checksum=None,
+        serialized_key_size=0,
+        serialized_value_size=len(value),
+        headers=[],
     )
 
 
@@ -37,7 +44,9 @@ def classified_from(event: AppealReceivedV1) -> AppealClassifiedV1:
     return AppealClassifiedV1(
         appeal_id=event.appeal_id,
         appeal=event.appeal,
-        classification=Classification(topic="roads", confidence=1, urgency=Urgency.LOW, classifier="t"),
+        classification=Classification(
+            topic="roads", confidence=1, urgency=Urgency.LOW, classifier="t"
+        ),
     )
 
 
@@ -48,8 +57,9 @@ def broker():
 
 async def run_batch(broker, handler, values):
     settings = Settings(retry_attempts=2)
-    consumer = BatchConsumer(broker, settings, topic=APPEALS_RECEIVED, handler=handler,
-                             outputs=[APPEALS_CLASSIFIED])
+    consumer = BatchConsumer(
+        broker, settings, topic=APPEALS_RECEIVED, handler=handler, outputs=[APPEALS_CLASSIFIED]
+    )
     dead, out = [], []
 
     @broker.subscriber("appeals.received.v1.dlq", decoder=raw_decoder)

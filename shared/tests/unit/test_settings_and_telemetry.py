@@ -1,7 +1,6 @@
 import pytest
 from aiokafka.errors import KafkaConnectionError, UnknownTopicOrPartitionError
 from pymongo.errors import AutoReconnect, DuplicateKeyError
-
 from veche_shared.pipeline import is_retryable
 from veche_shared.settings import ServiceSettings
 from veche_shared.telemetry import safe_attributes

@@ -1,5 +1,4 @@
 import pytest
-
 from veche_classify.domain.baseline import KeywordClassifier
 from veche_classify.domain.taxonomy import load_taxonomy
 from veche_classify.domain.text import clean, lemmas
@@ -8,10 +7,26 @@ from veche_shared.events import Channel, Urgency
 from veche_shared.testing.events import snapshot
 
 EXPECTED_TOPICS = [
-    "roads", "public_transport", "housing_utilities", "waste", "improvement", "construction",
-    "healthcare", "education", "social_support", "culture_sport", "environment", "public_safety",
-    "corruption", "communications", "animals", "emergencies", "economy_business", "agriculture",
-    "governance", "other",
+    "roads",
+    "public_transport",
+    "housing_utilities",
+    "waste",
+    "improvement",
+    "construction",
+    "healthcare",
+    "education",
+    "social_support",
+    "culture_sport",
+    "environment",
+    "public_safety",
+    "corruption",
+    "communications",
+    "animals",
+    "emergencies",
+    "economy_business",
+    "agriculture",
+    "governance",
+    "other",
 ]
 
 

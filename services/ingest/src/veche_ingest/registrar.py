@@ -34,7 +34,7 @@ class Registrar:
     async def register(self, submission: AppealSubmission) -> Registered:
         registered_at = utc_now()
         database = self._store.db.name
-        with store_span("find_one_and_update", "counters", database):
+        with store_span("insert", "registrations", database):
             sequence = await self._store.next_sequence(
                 counter_key(self._region_code, registered_at.year)
             )

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 from veche_shared.events import AppealReceivedV1
 from veche_shared.mongo import Document, insert_new
 
@@ -19,22 +21,39 @@ class IngestStore:
         self.db: AsyncDatabase[Document] = client[database]
         self.appeals = self.db["appeals"]
         self.timeline = self.db["timeline"]
-        self.counters = self.db["counters"]
+        self.registrations = self.db["registrations"]
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._last_claimed: dict[str, int] = {}
 
     async def create_indexes(self) -> None:
         await self.timeline.create_index([("appeal_id", ASCENDING), ("at", ASCENDING)])
         await self.appeals.create_index("registration_number", unique=True)
+        await self.registrations.create_index([("key", ASCENDING), ("seq", DESCENDING)])
 
     async def next_sequence(self, key: str) -> int:
-        """Atomic per-key counter: one ``$inc`` upsert, no read-modify-write."""
-        counter = await self.counters.find_one_and_update(
-            {"_id": key},
-            {"$inc": {"value": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert counter is not None  # upsert with AFTER always returns the document
-        return int(counter["value"])
+        """Claim the next number of a sequence: gap-free and unique on any MongoDB-protocol server.
+
+        Each number is a document whose ``_id`` is the number itself, so the store's unique
+        ``_id`` decides races (an atomic ``$inc`` is not available everywhere: FerretDB's
+        find_one_and_update is not atomic under concurrency). Within a process a lock and the
+        last claimed number avoid collisions; across replicas a collision costs one retry.
+        """
+        async with self._locks.setdefault(key, asyncio.Lock()):
+            candidate = self._last_claimed.get(key) or await self._highest_claim(key)
+            while True:
+                candidate += 1
+                try:
+                    await self.registrations.insert_one(
+                        {"_id": f"{key}:{candidate:06d}", "key": key, "seq": candidate}
+                    )
+                except DuplicateKeyError:
+                    continue  # another replica took it: try the next one
+                self._last_claimed[key] = candidate
+                return candidate
+
+    async def _highest_claim(self, key: str) -> int:
+        latest = await self.registrations.find_one({"key": key}, sort=[("seq", DESCENDING)])
+        return int(latest["seq"]) if latest else 0
 
     async def save_received(self, event: AppealReceivedV1, trace_id: str | None) -> None:
         appeal = event.appeal

@@ -4,7 +4,6 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic import ValidationError
-
 from veche_ingest.domain.intake import AppealSubmission, register, registration_number
 from veche_ingest.domain.timeline import Stage, current_status, timeline_entry
 from veche_shared.testing.events import classified, received
@@ -21,9 +20,13 @@ def test_registration_sequence_out_of_range_is_refused(sequence):
 
 
 def test_register_builds_the_received_event_from_the_submission():
-    submission = AppealSubmission(text="  Нет горячей воды третий день  ", contact={"phone": "+7 900 000-00-00"})
+    submission = AppealSubmission(
+        text="  Нет горячей воды третий день  ", contact={"phone": "+7 900 000-00-00"}
+    )
     at = datetime(2026, 1, 5, 9, tzinfo=UTC)
-    event = register(submission, appeal_id=uuid.uuid4(), region_code="71", sequence=7, registered_at=at)
+    event = register(
+        submission, appeal_id=uuid.uuid4(), region_code="71", sequence=7, registered_at=at
+    )
     assert event.appeal.registration_number == "71-2026-000007"
     assert event.appeal.text == "Нет горячей воды третий день"
     assert event.occurred_at == at
@@ -31,7 +34,12 @@ def test_register_builds_the_received_event_from_the_submission():
 
 @pytest.mark.parametrize(
     "body",
-    [{"text": ""}, {"text": "x" * 10_001}, {"text": "ok", "contact": {"email": "nope"}}, {"text": "ok", "surprise": 1}],
+    [
+        {"text": ""},
+        {"text": "x" * 10_001},
+        {"text": "ok", "contact": {"email": "nope"}},
+        {"text": "ok", "surprise": 1},
+    ],
 )
 def test_invalid_submissions_are_rejected(body):
     with pytest.raises(ValidationError):

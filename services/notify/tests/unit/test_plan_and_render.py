@@ -1,9 +1,15 @@
 import pytest
 from jinja2 import UndefinedError
-
 from veche_notify.domain.plan import Kind, plan
 from veche_notify.domain.render import Renderer
-from veche_shared.events import AppealRoutedV1, Deadlines, Executor, ExecutorLevel, Territory, Urgency
+from veche_shared.events import (
+    AppealRoutedV1,
+    Deadlines,
+    Executor,
+    ExecutorLevel,
+    Territory,
+    Urgency,
+)
 from veche_shared.testing.events import snapshot
 
 
@@ -16,9 +22,13 @@ def routed(email="citizen@example.org", redirected=True):
         topic="roads",
         urgency=Urgency.HIGH,
         territory=Territory(code="aleksin", name="Городской округ город Алексин", resolved=True),
-        executor=Executor(code="aleksin:roads", organisation="Администрация города Алексин",
-                          department="Управление по дорогам", level=ExecutorLevel.MUNICIPAL,
-                          contact_email="roads@aleksin.example.gov.ru"),
+        executor=Executor(
+            code="aleksin:roads",
+            organisation="Администрация города Алексин",
+            department="Управление по дорогам",
+            level=ExecutorLevel.MUNICIPAL,
+            contact_email="roads@aleksin.example.gov.ru",
+        ),
         redirected=redirected,
         deadlines=Deadlines(register_by=at, redirect_by=at, answer_by=at),
         rule_id="roads-municipal",

@@ -1,7 +1,6 @@
 from datetime import UTC, date, datetime
 
 import pytest
-
 from veche_route.domain.calendar import is_working_day, term_end
 from veche_route.domain.routing import Router
 from veche_route.settings import RouteSettings
@@ -28,7 +27,9 @@ def test_term_ending_in_the_new_year_break_moves_to_the_first_working_day():
 
 def test_term_ending_on_a_working_day_stays():
     registered = datetime(2026, 3, 2, 9, tzinfo=UTC)
-    assert term_end(registered, 7).date() == date(2026, 3, 10)  # 9 March is a holiday (8 March moved)
+    assert term_end(registered, 7).date() == date(
+        2026, 3, 10
+    )  # 9 March is a holiday (8 March moved)
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,9 @@ def received(**kwargs: object) -> AppealReceivedV1:
     return AppealReceivedV1(appeal_id=uuid.uuid4(), appeal=snapshot(**kwargs))  # type: ignore[arg-type]
 
 
-def classified(topic: str = "roads", urgency: Urgency = Urgency.MEDIUM, **kwargs: object) -> AppealClassifiedV1:
+def classified(
+    topic: str = "roads", urgency: Urgency = Urgency.MEDIUM, **kwargs: object
+) -> AppealClassifiedV1:
     source = received(**kwargs)
     return AppealClassifiedV1(
         appeal_id=source.appeal_id,

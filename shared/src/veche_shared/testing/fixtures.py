@@ -18,22 +18,28 @@ def infra() -> Infra:
 
 
 @pytest.fixture(scope="session")
-def namespace() -> str:
+def session_prefix() -> str:
     return unique_namespace()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
+def namespace(session_prefix: str) -> str:
+    """Topics and databases of one test module: modules never see each other's events."""
+    return unique_namespace(f"{session_prefix}m")
+
+
+@pytest.fixture(scope="module")
 async def topics(infra: Infra, namespace: str) -> str:
-    """Create every project topic under this session's namespace; return the namespace."""
+    """Create every project topic under this module's namespace; return the namespace."""
     await ensure_topics(infra.kafka_bootstrap, namespace)
     return namespace
 
 
 @pytest.fixture(scope="session")
-async def mongo(infra: Infra, namespace: str) -> AsyncIterator[AsyncMongoClient[Document]]:
+async def mongo(infra: Infra, session_prefix: str) -> AsyncIterator[AsyncMongoClient[Document]]:
     client: AsyncMongoClient[Document] = AsyncMongoClient(infra.mongo_url, tz_aware=True)
     yield client
     for name in await client.list_database_names():
-        if name.startswith(namespace):
+        if name.startswith(session_prefix):
             await client.drop_database(name)
     await client.close()

@@ -1,0 +1,64 @@
+"""Storage compatibility: the store patterns every service relies on, against the real server
+named by VECHE_MONGO_URL (FerretDB locally, MongoDB in production)."""
+
+import asyncio
+
+import pytest
+from pymongo.errors import DuplicateKeyError
+from veche_shared.mongo import chunks, insert_new, record_once
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def db(mongo, namespace, request):
+    database = mongo[f"{namespace}_compat_{request.node.name[:20]}"]
+    yield database
+    await mongo.drop_database(database.name)
+
+
+async def test_unordered_insert_reports_duplicates_and_inserts_the_rest(db):
+    await db.docs.insert_many([{"_id": "a"}, {"_id": "b"}])
+    existing = await insert_new(db.docs, [{"_id": "a"}, {"_id": "c"}, {"_id": "b"}, {"_id": "d"}])
+    assert existing == {"a", "b"}
+    assert sorted([d["_id"] async for d in db.docs.find({})]) == ["a", "b", "c", "d"]
+
+
+async def test_record_once_returns_the_first_recorded_version(db):
+    first = await record_once(db.outputs, [{"_id": "e1", "event": {"event_id": "first"}}])
+    again = await record_once(db.outputs, [{"_id": "e1", "event": {"event_id": "second"}}])
+    assert first[0]["event"]["event_id"] == "first"
+    assert again[0]["event"]["event_id"] == "first"
+
+
+async def test_exactly_one_of_many_concurrent_inserts_of_one_id_wins(db):
+    """The claim primitive registration numbers rely on. (FerretDB 1.24's ``$inc`` through
+    find_one_and_update is not atomic under concurrency — measured: duplicates — so Veche never
+    relies on read-modify-write counters.)"""
+
+    async def claim(n):
+        try:
+            await db.claims.insert_one({"_id": "71:2026:000001", "by": n})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    results = await asyncio.gather(*(claim(n) for n in range(50)))
+    assert results.count(True) == 1
+
+
+async def test_unique_secondary_index_is_enforced(db):
+    await db.appeals.create_index("registration_number", unique=True)
+    await db.appeals.insert_one({"_id": 1, "registration_number": "71-2026-000001"})
+    with pytest.raises(DuplicateKeyError):
+        await db.appeals.insert_one({"_id": 2, "registration_number": "71-2026-000001"})
+
+
+async def test_update_batches_stay_below_the_ferretdb_statement_limit(db):
+    from pymongo import UpdateOne
+
+    await db.items.insert_many([{"_id": i, "n": 0} for i in range(120)])
+    for batch in chunks(list(range(120))):
+        assert len(batch) < 50
+        await db.items.bulk_write([UpdateOne({"_id": i}, {"$set": {"n": 1}}) for i in batch])
+    assert await db.items.count_documents({"n": 1}) == 120
