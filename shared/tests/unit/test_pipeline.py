@@ -102,6 +102,7 @@ async def test_a_record_that_fails_in_the_handler_is_isolated_and_dead_lettered(
     outcome, dead, out = await run_batch(broker, handler, [good.to_bytes(), poison.to_bytes()])
     assert outcome.dead_lettered == 1
     assert outcome.failures == ["PoisonError"]
+    assert AppealReceivedV1.from_bytes(dead[0]).appeal_id == poison.appeal_id
     assert len(out) == 1
     assert AppealClassifiedV1.from_bytes(out[0]).appeal_id == good.appeal_id
 
