@@ -1,0 +1,131 @@
+"""An appeal goes in over HTTP and comes out as a notification, in one trace, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections import Counter
+
+import httpx
+import pytest
+from veche_shared.devtools.otlp_sink import read_spans
+from veche_shared.events import AppealNotifiedV1
+from veche_shared.kafka import DLQ_ERROR_CLASS, DLQ_ORIGINAL_TOPIC
+from veche_shared.testing.kafka_tools import TopicReader, produce, until
+from veche_shared.topics import APPEALS_NOTIFIED, APPEALS_RECEIVED
+
+from .conftest import PORT_OFFSET
+
+pytestmark = pytest.mark.e2e
+
+INGEST = f"http://127.0.0.1:{8000 + PORT_OFFSET}"
+TEXTS = [
+    "В Алексине на улице Мира огромная яма на дороге, машины бьют колёса",
+    "Новомосковск: третий день нет горячей воды в доме 12 по улице Садовой",
+    "В Туле во дворе дома 5 на улице Болдина не горят фонари, темно и страшно",
+    "Щёкино, бродячие собаки бросаются на детей у школы №3",
+]
+
+
+def appeal(n: int) -> dict:
+    return {"text": TEXTS[n % len(TEXTS)], "contact": {"email": f"citizen{n}@example.org"}}
+
+
+async def post_appeals(client: httpx.AsyncClient, count: int, start: int = 0) -> list[dict]:
+    responses = await asyncio.gather(
+        *(client.post("/appeals", json=appeal(start + i)) for i in range(count))
+    )
+    assert [r.status_code for r in responses] == [201] * count
+    return [r.json() for r in responses]
+
+
+async def wait_notified(
+    client: httpx.AsyncClient, ids: list[str], timeout: float = 60
+) -> dict[str, dict]:
+    views: dict[str, dict] = {}
+
+    async def all_notified() -> bool:
+        for appeal_id in ids:
+            if appeal_id not in views:
+                view = (await client.get(f"/appeals/{appeal_id}")).json()
+                if view["status"] == "notified":
+                    views[appeal_id] = view
+        return len(views) == len(ids)
+
+    await until(all_notified, timeout=timeout, interval=0.3)
+    return views
+
+
+def assert_each_stage_once(views: dict[str, dict]) -> None:
+    for view in views.values():
+        stages = Counter(entry["stage"] for entry in view["timeline"])
+        assert stages == {"received": 1, "classified": 1, "routed": 1, "notified": 1}, view
+
+
+async def test_appeals_reach_notified_exactly_once_in_one_trace(stack, infra, topics):
+    async with httpx.AsyncClient(base_url=INGEST, timeout=30) as client:
+        started = time.monotonic()
+        accepted = await post_appeals(client, 20)
+        views = await wait_notified(client, [a["appeal_id"] for a in accepted])
+        print(f"20 appeals notified {time.monotonic() - started:.2f} s after the first POST")
+    assert_each_stage_once(views)
+
+    async with TopicReader(infra.kafka_bootstrap, f"{topics}.{APPEALS_NOTIFIED.name}") as reader:
+        records = await reader.settle(quiet=2)
+    per_appeal = Counter(str(AppealNotifiedV1.from_bytes(r.value).appeal_id) for r in records)
+    assert all(per_appeal[a["appeal_id"]] == 1 for a in accepted)
+
+    trace_id = accepted[0]["trace_id"]
+
+    def services_in_trace() -> set[str] | None:
+        services = {s["service"] for s in read_spans(stack.sink_out) if s["trace_id"] == trace_id}
+        return services if len(services) == 4 else None
+
+    services = await until(services_in_trace, timeout=20)
+    assert services == {"ingest", "classify", "route", "notify"}
+    names = {s["name"] for s in read_spans(stack.sink_out) if s["trace_id"] == trace_id}
+    assert "POST /appeals" in names
+    assert any(n.startswith("insert_many") for n in names)  # store calls are in the trace too
+
+
+async def test_malformed_message_lands_in_the_dlq_while_the_next_valid_one_is_processed(
+    stack, infra, topics
+):
+    source = f"{topics}.{APPEALS_RECEIVED.name}"
+    async with TopicReader(infra.kafka_bootstrap, f"{source}.dlq") as dlq:
+        await produce(
+            infra.kafka_bootstrap, source, [b'{"appeal_id": "broken"'], key=b"same-partition"
+        )
+        async with httpx.AsyncClient(base_url=INGEST, timeout=30) as client:
+            accepted = await post_appeals(client, 1)
+            await wait_notified(client, [accepted[0]["appeal_id"]])
+        dead = await dlq.wait_count(1)
+    headers = {key: value.decode() for key, value in dead[0].headers}
+    assert headers[DLQ_ORIGINAL_TOPIC] == source
+    assert headers[DLQ_ERROR_CLASS]
+
+
+@pytest.mark.parametrize(
+    ("service", "sig"), [("classify", signal.SIGKILL), ("route", signal.SIGTERM)]
+)
+async def test_restarting_a_service_while_appeals_flow_loses_none(stack, service, sig):
+    async with httpx.AsyncClient(base_url=INGEST, timeout=30) as client:
+
+        async def steady_flow() -> list[dict]:
+            accepted = []
+            for wave in range(8):
+                accepted += await post_appeals(client, 5, start=wave * 5)
+                await asyncio.sleep(0.25)
+            return accepted
+
+        flow = asyncio.create_task(steady_flow())
+        await asyncio.sleep(0.6)
+        await asyncio.to_thread(stack.stop, service, 20.0, sig)
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(stack.start, service)
+        await asyncio.to_thread(stack.wait_ready, service, 60.0)
+        accepted = await flow
+        views = await wait_notified(client, [a["appeal_id"] for a in accepted], timeout=120)
+    assert len(views) == 40
+    assert_each_stage_once(views)
