@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .events import AppealClassifiedV1, AppealNotifiedV1, AppealReceivedV1, AppealRoutedV1, Event
+from .events import (
+    AppealClassifiedV1,
+    AppealDeadlineV1,
+    AppealNotifiedV1,
+    AppealReceivedV1,
+    AppealRoutedV1,
+    Event,
+)
 
 DAY_MS = 24 * 60 * 60 * 1000
 
@@ -45,6 +52,9 @@ APPEALS_CLASSIFIED = Topic(
 APPEALS_ROUTED = Topic(
     "appeals.routed.v1", AppealRoutedV1, 6, 14 * DAY_MS, "executor and deadlines decided"
 )
+APPEALS_DEADLINE = Topic(
+    "appeals.deadline.v1", AppealDeadlineV1, 6, 14 * DAY_MS, "statutory terms due soon or overdue"
+)
 APPEALS_NOTIFIED = Topic(
     "appeals.notified.v1", AppealNotifiedV1, 6, 14 * DAY_MS, "notifications recorded or sent"
 )
@@ -53,6 +63,7 @@ PIPELINE: tuple[Topic, ...] = (
     APPEALS_RECEIVED,
     APPEALS_CLASSIFIED,
     APPEALS_ROUTED,
+    APPEALS_DEADLINE,
     APPEALS_NOTIFIED,
 )
 

@@ -2,6 +2,7 @@
 
 from .appeal import (
     AppealClassifiedV1,
+    AppealDeadlineV1,
     AppealNotifiedV1,
     AppealReceivedV1,
     AppealRoutedV1,
@@ -9,6 +10,7 @@ from .appeal import (
     Channel,
     Classification,
     Contact,
+    DeadlineKind,
     Deadlines,
     Executor,
     ExecutorLevel,
@@ -24,6 +26,7 @@ from .base import Contract, Event, new_event_id, utc_now
 
 __all__ = [
     "AppealClassifiedV1",
+    "AppealDeadlineV1",
     "AppealNotifiedV1",
     "AppealReceivedV1",
     "AppealRoutedV1",
@@ -32,6 +35,7 @@ __all__ = [
     "Classification",
     "Contact",
     "Contract",
+    "DeadlineKind",
     "Deadlines",
     "Event",
     "Executor",

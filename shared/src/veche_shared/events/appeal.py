@@ -127,6 +127,25 @@ class AppealRoutedV1(Event):
     rule_id: str
 
 
+class DeadlineKind(StrEnum):
+    DUE_SOON = "due_soon"  # a configurable time before the term ends
+    OVERDUE = "overdue"  # the term has ended without an answer: escalate to the supervisor
+    EXTENDED = "extended"  # the single 59-ФЗ extension (up to 30 days), citizen to be told
+
+
+class AppealDeadlineV1(Event):
+    """Published by route's SLA watcher: once per appeal, assignment, term and kind."""
+
+    schema_name: ClassVar[str] = "appeal.deadline"
+    appeal: AppealSnapshot
+    assignment_id: str = Field(description="which executor's copy of the appeal this is about")
+    kind: DeadlineKind
+    term: str = Field(description="register | redirect | answer")
+    due_at: AwareDatetime
+    executor: Executor
+    supervisor: Executor | None = Field(default=None, description="who receives escalations")
+
+
 class RecipientRole(StrEnum):
     CITIZEN = "citizen"
     EXECUTOR = "executor"
@@ -156,6 +175,7 @@ class AppealNotifiedV1(Event):
 
 __all__ = [
     "AppealClassifiedV1",
+    "AppealDeadlineV1",
     "AppealNotifiedV1",
     "AppealReceivedV1",
     "AppealRoutedV1",
@@ -163,6 +183,7 @@ __all__ = [
     "Channel",
     "Classification",
     "Contact",
+    "DeadlineKind",
     "Deadlines",
     "Executor",
     "ExecutorLevel",
