@@ -40,16 +40,26 @@ async def post_appeals(client: httpx.AsyncClient, count: int, start: int = 0) ->
     return [r.json() for r in responses]
 
 
+ALL_STAGES = {"received", "classified", "routed", "notified"}
+
+
 async def wait_notified(
     client: httpx.AsyncClient, ids: list[str], timeout: float = 60
 ) -> dict[str, dict]:
+    """Wait until every appeal is notified and its timeline holds every stage.
+
+    Ingest reads each downstream topic with its own consumer, so the status (the furthest stage
+    seen) can run ahead of an entry still in flight on a slower topic: the timeline is
+    eventually complete, and that is what is waited for.
+    """
     views: dict[str, dict] = {}
 
     async def all_notified() -> bool:
         for appeal_id in ids:
             if appeal_id not in views:
                 view = (await client.get(f"/appeals/{appeal_id}")).json()
-                if view["status"] == "notified":
+                stages = {entry["stage"] for entry in view["timeline"]}
+                if view["status"] == "notified" and stages == ALL_STAGES:
                     views[appeal_id] = view
         return len(views) == len(ids)
 
