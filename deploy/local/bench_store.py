@@ -51,9 +51,18 @@ ROWS: list[Row] = []
 PAYLOAD = "x" * 900  # + the other fields -> ~1 KB BSON per document
 
 
+ID_TYPE = "str"
+
+
+def oid(i: int):
+    """_id for document i: a string by default (FerretDB's SQLite backend pushes down only
+    string/ObjectId _id equality; integer _ids make every by-_id op scan the collection)."""
+    return f"d{i:08d}" if ID_TYPE == "str" else i
+
+
 def make_doc(i: int) -> dict:
     return {
-        "_id": i,
+        "_id": oid(i),
         "n": i,
         "kind": "bench",
         "payload": PAYLOAD,
@@ -113,7 +122,10 @@ async def main() -> int:
     ap.add_argument(
         "--timeout", type=float, default=180, help="seconds per phase before it counts as hung"
     )
+    ap.add_argument("--id-type", choices=["str", "int"], default="str", help="_id type of the bench documents")
     args = ap.parse_args()
+    global ID_TYPE
+    ID_TYPE = args.id_type
 
     client: AsyncMongoClient = AsyncMongoClient(
         args.url, serverSelectionTimeoutMS=5000, maxPoolSize=100
@@ -132,7 +144,7 @@ async def main() -> int:
         f"ferretdb={build.get('ferretdbVersion', '-')}  maxWriteBatchSize={hello.get('maxWriteBatchSize')}"
     )
     print(
-        f"database: {dbname}  docs={N}  ops/phase={OPS}  concurrency={C}  pymongo {pymongo.version}"
+        f"database: {dbname}  docs={N}  ops/phase={OPS}  concurrency={C}  _id={ID_TYPE}  pymongo {pymongo.version}"
     )
 
     try:
@@ -155,8 +167,9 @@ async def main() -> int:
         # 2. insert_many ordered=False, 50% duplicate _ids
         async def p_dups(row: Row):
             existing = list(range(0, 500))  # already inserted
-            fresh = list(range(N + 10_000, N + 10_500))
-            docs = [make_doc(i) for pair in zip(existing, fresh) for i in pair]
+            fresh_n = list(range(N + 10_000, N + 10_500))
+            fresh = [oid(i) for i in fresh_n]
+            docs = [make_doc(i) for pair in zip(existing, fresh_n) for i in pair]
             t = time.perf_counter()
             try:
                 await timed(row.lat_ms, coll.insert_many(docs, ordered=False))
@@ -179,7 +192,7 @@ async def main() -> int:
             for i in range(OPS):
                 await timed(
                     row.lat_ms,
-                    coll.update_one({"_id": i % N}, {"$inc": {"counter": 1}, "$set": {"s": i}}),
+                    coll.update_one({"_id": oid(i % N)}, {"$inc": {"counter": 1}, "$set": {"s": i}}),
                 )
             row.seconds, row.ops = time.perf_counter() - t, OPS
 
@@ -191,7 +204,7 @@ async def main() -> int:
             row.lat_ms = await run_concurrent(
                 OPS * 2,
                 C,
-                lambda i: coll.update_one({"_id": (i * 7919) % N}, {"$inc": {"counter": 1}}),
+                lambda i: coll.update_one({"_id": oid((i * 7919) % N)}, {"$inc": {"counter": 1}}),
             )
             row.seconds, row.ops = time.perf_counter() - t, OPS * 2
 
@@ -203,7 +216,7 @@ async def main() -> int:
             t = time.perf_counter()
             for b in range(batches):
                 reqs = [
-                    UpdateOne({"_id": (b * 40 + j) % N}, {"$inc": {"counter": 1}})
+                    UpdateOne({"_id": oid((b * 40 + j) % N)}, {"$inc": {"counter": 1}})
                     for j in range(40)
                 ]
                 r = await timed(row.lat_ms, coll.bulk_write(reqs, ordered=False))
@@ -221,9 +234,9 @@ async def main() -> int:
         async def p_find_seq(row: Row):
             t = time.perf_counter()
             for i in range(OPS):
-                d = await timed(row.lat_ms, coll.find_one({"_id": (i * 31) % N}))
+                d = await timed(row.lat_ms, coll.find_one({"_id": oid((i * 31) % N)}))
                 if d is None:
-                    row.ok, row.check = False, f"_id {(i * 31) % N} not found"
+                    row.ok, row.check = False, f"_id {oid((i * 31) % N)} not found"
             row.seconds, row.ops = time.perf_counter() - t, OPS
 
         await phase("find_one by _id, sequential", T, p_find_seq)
@@ -231,7 +244,7 @@ async def main() -> int:
         async def p_find_conc(row: Row):
             t = time.perf_counter()
             row.lat_ms = await run_concurrent(
-                OPS * 2, C, lambda i: coll.find_one({"_id": (i * 7919) % N})
+                OPS * 2, C, lambda i: coll.find_one({"_id": oid((i * 7919) % N)})
             )
             row.seconds, row.ops = time.perf_counter() - t, OPS * 2
 

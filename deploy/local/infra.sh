@@ -219,7 +219,7 @@ ferret_up() {
   port_open "$MONGO_PORT" && die "port $MONGO_PORT is already in use by another process (set VECHE_LOCAL_MONGO_PORT)"
   ferret_build
   mkdir -p "$FERRET_DATA"
-  local args=(-listen-addr "127.0.0.1:$MONGO_PORT" -handler "$BACKEND" -log-level warn)
+  local args=(-listen-addr "127.0.0.1:$MONGO_PORT" -handler "$BACKEND" -log-level "${VECHE_LOCAL_FERRETDB_LOG_LEVEL:-error}")
   if [[ "$BACKEND" == sqlite ]]; then
     args+=(-sqlite-url "file:$FERRET_DATA/")
   else

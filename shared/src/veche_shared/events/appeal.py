@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import AwareDatetime, EmailStr, Field
+from pydantic import AwareDatetime, EmailStr, Field, HttpUrl
 
 from .base import Contract, Event
 
@@ -50,6 +50,30 @@ class Contact(Contract):
         return not (self.email or self.phone or self.postal_address)
 
 
+class Attachment(Contract):
+    """Metadata only: files stay where the sending system keeps them."""
+
+    name: str = Field(min_length=1, max_length=255)
+    content_type: str = Field(max_length=100, pattern=r"^[\w.+-]+/[\w.+-]+$")
+    size_bytes: int = Field(ge=0, le=100 * 1024 * 1024)
+    url: HttpUrl
+
+
+class Consent(Contract):
+    personal_data: bool = Field(default=False, description="consent to process personal data")
+    publication: bool = Field(default=False, description="the answer may be published")
+
+
+class Source(Contract):
+    """Where the appeal came from, channel by channel (no personal data)."""
+
+    system: str | None = Field(default=None, max_length=100, description="sending system")
+    operator_id: str | None = Field(default=None, max_length=100, description="hotline operator")
+    occurred_at: AwareDatetime | None = Field(default=None, description="call / post / incident time")
+    url: HttpUrl | None = Field(default=None, description="social-media post")
+    severity: str | None = Field(default=None, max_length=20, description="ЕДДС severity")
+
+
 class AppealSnapshot(Contract):
     """The appeal as registered by ingest; copied forward so later stages need no lookup."""
 
@@ -62,6 +86,14 @@ class AppealSnapshot(Contract):
     location: Location = Field(default_factory=Location)
     contact: Contact = Field(default_factory=Contact)
     external_ref: str | None = Field(default=None, max_length=200)
+    attachments: tuple[Attachment, ...] = Field(default=(), max_length=20)
+    consent: Consent = Field(default_factory=Consent)
+    source: Source = Field(default_factory=Source)
+    urgency_hint: Urgency | None = Field(
+        default=None, description="a floor set by the channel (ЕДДС incidents are at least high)"
+    )
+    topic_hint: str | None = Field(default=None, description="e.g. the Open311 service code chosen")
+    flags: tuple[str, ...] = Field(default=(), description="intake moderation flags (59-ФЗ ст. 11)")
 
 
 class AppealReceivedV1(Event):
@@ -113,6 +145,23 @@ class Deadlines(Contract):
     register_by: AwareDatetime
     redirect_by: AwareDatetime
     answer_by: AwareDatetime
+    answer_basis: str | None = Field(default=None, description="which norm set answer_by")
+
+
+class AssignmentRole(StrEnum):
+    PRIMARY = "primary"  # the competent body that answers the citizen
+    COPY = "copy"  # another competent body, with its own answer term
+
+
+class Assignment(Contract):
+    """One body's share of an appeal (59-ФЗ ст. 8 ч. 3: copies to every competent body)."""
+
+    assignment_id: str
+    role: AssignmentRole
+    executor: Executor
+    supervisor: Executor | None = Field(default=None, description="who receives escalations")
+    answer_by: AwareDatetime
+    rule_id: str
 
 
 class AppealRoutedV1(Event):
@@ -125,6 +174,12 @@ class AppealRoutedV1(Event):
     redirected: bool = Field(description="the competent body differs from the receiving one")
     deadlines: Deadlines
     rule_id: str
+    assignments: tuple[Assignment, ...] = Field(default=(), description="primary first, copies")
+    redirect_notice_by: AwareDatetime | None = Field(
+        default=None, description="when redirected: tell the citizen by then (59-ФЗ ст. 8 ч. 3)"
+    )
+    flags: tuple[str, ...] = Field(default=(), description="e.g. territory_unresolved")
+    rules_version: int | None = Field(default=None, description="competence rules applied")
 
 
 class DeadlineKind(StrEnum):
@@ -180,8 +235,10 @@ __all__ = [
     "AppealReceivedV1",
     "AppealRoutedV1",
     "AppealSnapshot",
+    "Attachment",
     "Channel",
     "Classification",
+    "Consent",
     "Contact",
     "DeadlineKind",
     "Deadlines",
@@ -191,6 +248,7 @@ __all__ = [
     "NotificationStatus",
     "NotificationV1",
     "RecipientRole",
+    "Source",
     "Territory",
     "TopicScore",
     "Urgency",
