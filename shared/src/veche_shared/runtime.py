@@ -44,14 +44,20 @@ class Runtime:
         self,
         *,
         on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
+        after_startup: Sequence[Callable[[], Awaitable[None]]] = (),
+        before_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
         fallback: ASGIApp | None = None,
     ) -> ServiceApp:
+        """``on_startup`` runs before the broker starts, ``after_startup`` once it consumes
+        (background tasks), ``before_shutdown`` before it drains."""
         return build_service_app(
             service_name=self.settings.service_name,
             broker=self.broker,
             registry=self.registry,
             readiness={"broker": broker_check(self.broker), "store": self._ping_store},
             on_startup=on_startup,
+            after_startup=after_startup,
+            on_shutdown=before_shutdown,
             after_shutdown=[self._close],
             fallback=fallback,
         )

@@ -97,6 +97,8 @@ def build_service_app(
     registry: CollectorRegistry,
     readiness: dict[str, ReadinessCheck],
     on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
+    after_startup: Sequence[Callable[[], Awaitable[None]]] = (),
+    on_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
     after_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
     fallback: ASGIApp | None = None,
 ) -> ServiceApp:
@@ -109,6 +111,8 @@ def build_service_app(
         ],
         asyncapi_path="/docs/asyncapi",
         on_startup=on_startup,
+        after_startup=after_startup,
+        on_shutdown=on_shutdown,
         after_shutdown=after_shutdown,
         fallback=fallback,
         logger=log,
