@@ -1,19 +1,22 @@
 #!/usr/bin/env python3
 """Deterministic generator of the Veche synthetic training corpus.
 
-Builds ``appeals.jsonl`` (topic + urgency labelled Russian citizen appeals) from
-hand-written fact templates, slots (real Tula-oblast place names, fake people and
-phone numbers), style wrappers (official / colloquial / social / hotline / edds)
-and noise functions, then merges the fully hand-written examples from
-``handwritten.jsonl`` and de-duplicates.
+Builds ``train.jsonl`` and ``holdout.jsonl`` (topic + urgency labelled Russian citizen
+appeals) from hand-written fact templates, slots (real Tula-oblast place names, fake people
+and phone numbers), style wrappers (official / colloquial / social / hotline / edds) and noise
+functions, and de-duplicates.
+
+The two files share NO fact template and no wrapper fragment: every list of fragments is
+partitioned (one item in four goes to the held-out side, see :func:`use_split`), so a model
+scored on ``holdout.jsonl`` has never seen those sentences, openings, closings or requests.
+What they do share: the place names, the slot values and the noise functions.
 
 Usage (from the repository root)::
 
-    python3 services/classify/data/corpus/generate.py            # writes appeals.jsonl
-    python3 services/classify/data/corpus/generate.py --stats    # also prints counts
+    python3 services/classify/data/corpus/generate.py           # writes train.jsonl, holdout.jsonl
+    python3 services/classify/data/corpus/generate.py --stats   # also prints counts
 
 Standard library only. Output is byte-identical for the same --seed.
-``holdout.jsonl`` is NOT produced or read by this script (evaluation only).
 
 Template mini-language
 ----------------------
@@ -1432,8 +1435,10 @@ def compose(topic: str, urgency: str, style: str, rng: random.Random) -> tuple[s
             parts.append(end("Кроме того, " + fact2))
         k = rng.choices([0, 1, 2], weights=[0.45, 0.4, 0.15] if kind in ("statement", "first") else [0.8, 0.2, 0])[0]
         parts += topic_extras(topic, k, ctx, rng)
+        if r() < SIDE_RATE and (side := side_remark(topic, ctx, rng)):
+            parts.append(side)
         if r() < 0.35:
-            parts += [_e(x, ctx, rng) for x in rng.sample(OFFICIAL_HISTORY, rng.randint(1, 3))]
+            parts += [_e(x, ctx, rng) for x in rng.sample(OFFICIAL_HISTORY, rng.randint(1, min(3, len(OFFICIAL_HISTORY))))]
         if kind in ("statement", "first") or r() < 0.35:
             a = rng.choice(OFFICIAL_ASK)
             if "меры" in a and "меры" in ask:
@@ -1461,8 +1466,10 @@ def compose(topic: str, urgency: str, style: str, rng: random.Random) -> tuple[s
                              rng.choice([".", "!", "!!!"])))
         if r() < 0.35:
             parts += topic_extras(topic, 1, ctx, rng)
+        if r() < SIDE_RATE and (side := side_remark(topic, ctx, rng)):
+            parts.append(cap(side))
         if r() < 0.35:
-            parts += rng.sample(COLLOQ_RANT, rng.randint(1, 2))
+            parts += rng.sample(COLLOQ_RANT, rng.randint(1, min(2, len(COLLOQ_RANT))))
         if r() < 0.75:
             parts.append(_e(rng.choice(COLLOQ_CLOSE), ctx, rng))
         text = " ".join(parts)
@@ -1517,6 +1524,70 @@ def compose(topic: str, urgency: str, style: str, rng: random.Random) -> tuple[s
     text = re.sub(r"(?<!\.)\.\.(?!\.)", ".", text)
     text = text.replace("!.", "!").replace("?.", "?").replace(",.", ".")
     return text, lvl
+
+
+# ---------------------------------------------------------------------------
+# Train / held-out partition of the fragments
+# ---------------------------------------------------------------------------
+HOLDOUT_EVERY = 4  # one fragment in four (per list, per topic and urgency) is held out
+SPLIT_LISTS = [
+    "OFFICIAL_GREET", "OFFICIAL_INTRO", "OFFICIAL_TOPIC_INTRO", "OFFICIAL_ASK", "OFFICIAL_CLOSE",
+    "COLLOQ_OPEN", "COLLOQ_CLOSE", "SOCIAL_PRE", "SOCIAL_POST", "HOTLINE_OPEN_THAT",
+    "HOTLINE_OPEN_QUOTE", "HOTLINE_TAIL", "EDDS_FRAMES", "OFFICIAL_HISTORY", "COLLOQ_RANT",
+    "GENERIC_EXTRAS", "GENERIC_ASKS", "SIDE_LEADS",
+]
+SPLIT_TOPIC_KEYS = ["asks", "extras", "about"]
+_ORIGINAL: dict[str, object] = {}
+
+
+def _part(items: list, split: str, offset: int = 0) -> list:
+    """Deterministic partition; lists too short to split stay shared."""
+    if len(items) < HOLDOUT_EVERY:
+        return list(items)
+    held = [x for i, x in enumerate(items) if (i + offset) % HOLDOUT_EVERY == HOLDOUT_EVERY - 1]
+    kept = [x for i, x in enumerate(items) if (i + offset) % HOLDOUT_EVERY != HOLDOUT_EVERY - 1]
+    return held if split == "holdout" else kept
+
+
+def use_split(split: str) -> None:
+    """Rebind the fragment lists to one side of the partition (``train`` or ``holdout``)."""
+    g = globals()
+    if not _ORIGINAL:
+        _ORIGINAL.update({n: list(g[n]) for n in SPLIT_LISTS})
+        _ORIGINAL["T"] = {t: {k: list(T[t][k]) for k in SPLIT_TOPIC_KEYS} for t in TOPICS}
+        _ORIGINAL["FACTS"] = {t: list(FACTS[t]) for t in TOPICS}
+    for n in SPLIT_LISTS:
+        g[n] = _part(_ORIGINAL[n], split)
+    for t in TOPICS:
+        for k in SPLIT_TOPIC_KEYS:
+            T[t][k] = _part(_ORIGINAL["T"][t][k], split)
+        facts = []
+        for lvl in LEVELS:
+            group = [f for f in _ORIGINAL["FACTS"][t] if f[0] == lvl]
+            if len(group) >= 4:
+                facts += _part(group, split, offset=1)
+            elif len(group) >= 2:  # small groups still give their last fact to the held-out side
+                facts += group[-1:] if split == "holdout" else group[:-1]
+            elif split == "train":  # a single fact stays on the training side only
+                facts += group
+        FACTS[t] = facts
+
+
+# Mixed appeals: a side remark about another topic after the main complaint (label = main topic).
+SIDE_LEADS = ["Кстати, ", "И ещё: ", "Заодно сообщаю, что ", "Пользуясь случаем, ", "Кроме того, у нас ",
+              "Отдельно хочу сказать, что ", "И раз уж пишу — ", "Попутно: "]
+SIDE_RATE = 0.12
+
+
+def side_remark(topic: str, ctx: dict, rng: random.Random) -> str | None:
+    other = rng.choice([t for t in TOPICS if t not in (topic, "other")])
+    mild = [f for lvl, f in FACTS[other] if lvl in ("low", "medium")]
+    if not mild:
+        return None
+    fact = _e(rng.choice(mild), ctx, rng)
+    if fact_kind(fact) == "question":
+        return None
+    return end(rng.choice(SIDE_LEADS) + fact)
 
 
 # ---------------------------------------------------------------------------
@@ -1698,9 +1769,11 @@ def load_handwritten(path: Path) -> list[dict]:
     return rows
 
 
-def generate(seed: int, handwritten: list[dict], noise_rate: float = 0.25) -> list[dict]:
-    rng = random.Random(seed)
-    seen: set[str] = set()
+def generate(seed: int, split: str, per_topic: int, per_other: int, handwritten: list[dict],
+             noise_rate: float = 0.25, exclude: set[str] | None = None) -> list[dict]:
+    use_split(split)
+    rng = random.Random(f"{seed}-{split}")
+    seen: set[str] = set(exclude or ())
     rows: list[dict] = []
     for h in handwritten:
         key = norm_key(h["text"])
@@ -1711,7 +1784,7 @@ def generate(seed: int, handwritten: list[dict], noise_rate: float = 0.25) -> li
                      "style": h["style"], "noise": list(h.get("noise", []))})
     hw_count = Counter(r["topic"] for r in rows)
     for topic in TOPICS:
-        target = (TARGET_OTHER if topic == "other" else TARGET_PER_TOPIC) - hw_count[topic]
+        target = (per_other if topic == "other" else per_topic) - hw_count[topic]
         made, attempts = 0, 0
         while made < target and attempts < target * 50:
             attempts += 1
@@ -1727,8 +1800,11 @@ def generate(seed: int, handwritten: list[dict], noise_rate: float = 0.25) -> li
             seen.add(key)
             rows.append({"text": text, "topic": topic, "urgency": lvl, "style": style, "noise": noise})
             made += 1
+        if made < target:
+            print(f"warning: {split}/{topic}: only {made} of {target} distinct texts", file=sys.stderr)
     rng.shuffle(rows)
-    return [{"id": f"c-{i:05d}", **r} for i, r in enumerate(rows, 1)]
+    prefix = "h" if split == "holdout" else "t"
+    return [{"id": f"{prefix}-{i:05d}", **r} for i, r in enumerate(rows, 1)]
 
 
 def stats_table(rows: list[dict]) -> str:
@@ -1745,11 +1821,22 @@ def stats_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    with path.open("w", encoding="utf-8", newline="\n") as fh:
+        for r in rows:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
-    ap.add_argument("--out", type=Path, default=HERE / "appeals.jsonl")
-    ap.add_argument("--handwritten", type=Path, default=HERE / "handwritten.jsonl")
+    ap.add_argument("--out-dir", type=Path, default=HERE)
+    ap.add_argument("--train-per-topic", type=int, default=230)
+    ap.add_argument("--train-other", type=int, default=160)
+    ap.add_argument("--holdout-per-topic", type=int, default=45)
+    ap.add_argument("--holdout-other", type=int, default=30)
+    ap.add_argument("--handwritten", type=Path, default=HERE / "handwritten.jsonl",
+                    help="optional fully hand-written examples merged into train")
     ap.add_argument("--noise-rate", type=float, default=0.25)
     ap.add_argument("--stats", action="store_true", help="print a markdown table of counts")
     a = ap.parse_args(argv)
@@ -1759,13 +1846,15 @@ def main(argv: list[str] | None = None) -> int:
             if p > 0 and lvl not in have:
                 print(f"warning: {t}/{lvl} has prior {p} but no templates", file=sys.stderr)
     hw = load_handwritten(a.handwritten)
-    rows = generate(a.seed, hw, a.noise_rate)
-    with a.out.open("w", encoding="utf-8") as fh:
-        for r in rows:
-            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
-    print(f"wrote {len(rows)} rows ({len(hw)} handwritten) to {a.out}", file=sys.stderr)
+    holdout = generate(a.seed, "holdout", a.holdout_per_topic, a.holdout_other, [], a.noise_rate)
+    train = generate(a.seed, "train", a.train_per_topic, a.train_other, hw, a.noise_rate,
+                     exclude={norm_key(r["text"]) for r in holdout})
+    write_jsonl(a.out_dir / "train.jsonl", train)
+    write_jsonl(a.out_dir / "holdout.jsonl", holdout)
+    print(f"wrote {len(train)} train rows ({len(hw)} handwritten) and {len(holdout)} held-out rows "
+          f"to {a.out_dir}", file=sys.stderr)
     if a.stats:
-        print(stats_table(rows))
+        print("## train\n\n" + stats_table(train) + "\n\n## holdout\n\n" + stats_table(holdout))
     return 0
 
 
