@@ -9,7 +9,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 INFRA := deploy/local/infra.sh
 RUN := $(UV) run --frozen
 
-.PHONY: help up down status test lint unit integration e2e bootstrap sync infra topics logs clean
+.PHONY: help devkey up down status test lint unit integration e2e bootstrap sync infra topics logs clean
 
 help:
 	@echo "make up      infrastructure + the four services, locally"
@@ -31,8 +31,20 @@ infra:
 topics: sync infra
 	@eval "$$($(INFRA) env)" && export VECHE_KAFKA_BOOTSTRAP VECHE_MONGO_URL && $(RUN) veche-topics
 
-up: sync infra topics
+# A local API key for Open311 POST and the channel endpoints: generated once into .env.
+devkey:
+	@touch .env
+	@grep -q '^VECHE_OPEN311_DEV_KEY=..*' .env || { \
+		key="dev-$$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"; \
+		if grep -q '^VECHE_OPEN311_DEV_KEY=' .env; then \
+			sed -i "s|^VECHE_OPEN311_DEV_KEY=.*|VECHE_OPEN311_DEV_KEY=$$key|" .env; \
+		else echo "VECHE_OPEN311_DEV_KEY=$$key" >> .env; fi; }
+
+DEVKEY = $$(sed -n 's/^VECHE_OPEN311_DEV_KEY=//p' .env | tail -n 1)
+
+up: sync infra topics devkey
 	@eval "$$($(INFRA) env)" && export VECHE_KAFKA_BOOTSTRAP VECHE_MONGO_URL && \
+		export VECHE_OPEN311_DEV_KEY="$(DEVKEY)" && \
 		$(RUN) veche-stack up --state $(STATE)
 	@echo
 	@echo "Veche is up."
@@ -40,6 +52,7 @@ up: sync infra topics
 	@echo "                      -d '{\"text\": \"На улице Ленина в Туле огромная яма\", \"contact\": {\"email\": \"ivan@example.org\"}}'"
 	@echo "  its status:       curl -s http://127.0.0.1:8000/appeals/<appeal_id>"
 	@echo "  HTTP API docs:    http://127.0.0.1:8000/docs"
+	@echo "  Open311:          http://127.0.0.1:8000/open311/v2/services.json   api_key (from .env): $(DEVKEY)"
 	@echo "  event docs:       http://127.0.0.1:800{0,1,2,3}/docs/asyncapi"
 	@echo "  traces (JSONL):   $(STATE)/traces/spans.jsonl    logs: $(STATE)/log/"
 	@echo "  stop:             make down"

@@ -1,13 +1,6 @@
-from veche_shared.service import serve
+import sys
 
-from .app import create_app
-from .settings import IngestSettings
-
-
-def main() -> None:
-    settings = IngestSettings()
-    serve(create_app(settings), host=settings.http_host, port=settings.port)
-
+from .cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,41 +1,100 @@
-"""Composition root: runtime (telemetry, store, broker) -> handlers -> HTTP API."""
+"""Composition root: runtime (telemetry, store, broker) -> handlers -> registrar -> HTTP API."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from opentelemetry import context
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.propagate import extract
 from veche_shared.events import AppealReceivedV1
 from veche_shared.runtime import Runtime
 from veche_shared.service import ServiceApp
 from veche_shared.topics import APPEALS_RECEIVED
 
-from .api import BodySizeLimit, create_api
 from .handlers import register_handlers
+from .http import BodySizeLimit, create_api
+from .outbox import OutboxRelay, Publish, PublishedMarks
 from .registrar import Registrar
 from .settings import IngestSettings
 from .storage import IngestStore
 
+DEV_CLIENT = "local-dev"
 
-def create_app(settings: IngestSettings | None = None) -> ServiceApp:
-    settings = settings or IngestSettings()
-    runtime = Runtime.create(settings)
-    store = IngestStore(runtime.client, settings.database)
-    register_handlers(runtime.broker, settings, store)
 
+def received_publisher(runtime: Runtime, settings: IngestSettings) -> Publish:
+    """Publish an appeal's received event under the trace context stored with it."""
     topic = settings.topic_name(APPEALS_RECEIVED)
-    received = runtime.broker.publisher(
+    publisher = runtime.broker.publisher(
         topic,
         schema=AppealReceivedV1,
         title=f"{topic}:publish",
         description=APPEALS_RECEIVED.description,
     )
 
-    async def publish_received(event: AppealReceivedV1) -> None:
-        await received.publish(
-            event.to_bytes(), key=event.key(), headers={"content-type": "application/json"}
-        )
+    async def publish(event: AppealReceivedV1, trace_headers: Mapping[str, str]) -> None:
+        # The producer span (and the traceparent it injects) continues the context stored at
+        # registration: the same trace whether the request or, later, the relay publishes.
+        token = context.attach(extract(dict(trace_headers)))
+        try:
+            await publisher.publish(
+                event.to_bytes(), key=event.key(), headers={"content-type": "application/json"}
+            )
+        finally:
+            context.detach(token)
 
-    api = create_api(Registrar(store, publish_received, settings.region_code), store)
+    return publish
+
+
+@dataclass(slots=True)
+class Intake:
+    """What registers appeals, for the HTTP app and the import CLI alike."""
+
+    store: IngestStore
+    registrar: Registrar
+    marks: PublishedMarks
+    relay: OutboxRelay
+
+
+def build_intake(runtime: Runtime, settings: IngestSettings) -> Intake:
+    store = IngestStore(runtime.client, settings.database)
+    publish = received_publisher(runtime, settings)
+    marks = PublishedMarks(store)
+    relay = OutboxRelay(
+        store,
+        publish,
+        grace=timedelta(seconds=settings.outbox_grace_s),
+        interval=settings.outbox_interval_s,
+    )
+    registrar = Registrar(
+        store,
+        publish,
+        region_code=settings.region_code,
+        publish_timeout=settings.publish_timeout_s,
+        on_published=marks.add,
+    )
+    return Intake(store, registrar, marks, relay)
+
+
+def create_app(settings: IngestSettings | None = None) -> ServiceApp:
+    settings = settings or IngestSettings()
+    runtime = Runtime.create(settings)
+    intake = build_intake(runtime, settings)
+    store, marks, relay = intake.store, intake.marks, intake.relay
+    register_handlers(runtime.broker, settings, store)
+
+    async def prepare_store() -> None:
+        await store.create_indexes()
+        if settings.open311_dev_key is not None:
+            await store.add_api_client(DEV_CLIENT, settings.open311_dev_key.get_secret_value())
+
+    api = create_api(intake.registrar, store, settings)
     FastAPIInstrumentor.instrument_app(api, tracer_provider=runtime.tracer_provider)
     return runtime.app(
-        on_startup=[store.create_indexes], fallback=BodySizeLimit(api, settings.max_body_bytes)
+        on_startup=[prepare_store],
+        after_startup=[marks.start, relay.start],
+        before_shutdown=[relay.stop, marks.stop],
+        fallback=BodySizeLimit(api, settings.max_body_bytes),
     )

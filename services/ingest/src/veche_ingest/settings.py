@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from veche_shared.settings import ServiceSettings
 
 
@@ -12,4 +12,28 @@ class IngestSettings(ServiceSettings):
 
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="largest accepted HTTP request body (413 above)"
+    )
+    publish_timeout_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="how long a request waits for Kafka's ack before answering 202 (queued)",
+    )
+    outbox_grace_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="age after which a stored but unconfirmed appeal is re-published by the relay",
+    )
+    outbox_interval_s: float = Field(
+        default=5.0, gt=0, description="how often the outbox relay looks for unconfirmed appeals"
+    )
+    open311_dev_key: SecretStr | None = Field(
+        default=None,
+        description="an API key registered at start for local use (`make up` sets it)",
+    )
+    social_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description='HMAC secret per social/ПОС source, JSON: {"vk": "…", "pos": "…"}',
+    )
+    social_max_skew_s: int = Field(
+        default=300, ge=1, description="max age of a signed social webhook (replay protection)"
     )

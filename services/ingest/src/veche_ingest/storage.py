@@ -1,19 +1,32 @@
-"""Ingest's documents: appeals, their timeline, registration counters."""
+"""Ingest's documents.
+
+* ``appeals`` — the appeal as registered (``_id`` = appeal id), the submission with personal data
+  (ingest is its owner), its received event for the outbox, and a status summary kept from the
+  downstream events (for lists and Open311).
+* ``timeline`` — one entry per pipeline event (``_id`` = event id): inserted, never updated.
+* ``intake_keys`` — idempotency keys (``_id`` = key) -> appeal id.
+* ``registrations`` — one document per registration number: the unique ``_id`` decides races.
+* ``api_clients`` — Open311 client systems, by the SHA-256 of their key.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
-from veche_shared.events import AppealReceivedV1
-from veche_shared.mongo import Document, insert_new
+from veche_shared.events import AppealReceivedV1, utc_now
+from veche_shared.mongo import Document, chunks, insert_new
 
-from .domain.timeline import Stage, current_status, timeline_entry
+from .domain.timeline import STAGE_ORDER, Stage, current_status, timeline_entry
+
+PENDING = "pending"
+PUBLISHED = "published"
 
 
 class IngestStore:
@@ -21,14 +34,26 @@ class IngestStore:
         self.db: AsyncDatabase[Document] = client[database]
         self.appeals = self.db["appeals"]
         self.timeline = self.db["timeline"]
+        self.intake_keys = self.db["intake_keys"]
         self.registrations = self.db["registrations"]
+        self.api_clients = self.db["api_clients"]
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_claimed: dict[str, int] = {}
+        # Updates of one appeal document are serialised within the process: FerretDB applies an
+        # update as read-modify-write, so concurrent updates of one document could lose one
+        # (MongoDB is atomic per document; the lock costs it nothing measurable).
+        self._summary_lock = asyncio.Lock()
 
     async def create_indexes(self) -> None:
         await self.timeline.create_index([("appeal_id", ASCENDING), ("at", ASCENDING)])
         await self.appeals.create_index("registration_number", unique=True)
+        await self.appeals.create_index(
+            [("publish_state", ASCENDING), ("registered_at", ASCENDING)]
+        )
+        await self.appeals.create_index([("registered_at", DESCENDING)])
         await self.registrations.create_index([("key", ASCENDING), ("seq", DESCENDING)])
+
+    # -- registration numbers ------------------------------------------------------------
 
     async def next_sequence(self, key: str) -> int:
         """Claim the next number of a sequence: gap-free and unique on any MongoDB-protocol server.
@@ -55,35 +80,95 @@ class IngestStore:
         latest = await self.registrations.find_one({"key": key}, sort=[("seq", DESCENDING)])
         return int(latest["seq"]) if latest else 0
 
-    async def save_received(self, event: AppealReceivedV1, trace_id: str | None) -> None:
-        appeal = event.appeal
-        await self.appeals.insert_one(
-            {
-                "_id": str(event.appeal_id),
-                "registration_number": appeal.registration_number,
-                "registered_at": appeal.registered_at,
-                "region_code": appeal.region_code,
-                "channel": appeal.channel.value,
-                "trace_id": trace_id,
-                "received_event_id": str(event.event_id),
-                # the citizen's submission, kept for the record owner (ingest) only
-                "submission": appeal.model_dump(mode="json", exclude_none=True),
-            }
-        )
-        await self.timeline.insert_one(timeline_entry(event))
+    # -- idempotency ---------------------------------------------------------------------
 
-    async def forget(self, event: AppealReceivedV1) -> None:
-        """Undo ``save_received`` when the event could not be published (nothing half-done)."""
-        await self.timeline.delete_one({"_id": str(event.event_id)})
-        await self.appeals.delete_one({"_id": str(event.appeal_id)})
+    async def claim_key(self, key: str, appeal_id: str, fingerprint: str) -> tuple[str, str]:
+        """Bind an idempotency key to an appeal id.
+
+        Returns the appeal id and request fingerprint bound first: ours, or an earlier request's.
+        """
+        try:
+            await self.intake_keys.insert_one(
+                {"_id": key, "appeal_id": appeal_id, "fingerprint": fingerprint, "at": utc_now()}
+            )
+        except DuplicateKeyError:
+            bound = await self.intake_keys.find_one({"_id": key})
+            if bound is None:  # keys are never deleted
+                raise LookupError(f"idempotency key {key} vanished") from None
+            return str(bound["appeal_id"]), str(bound.get("fingerprint", ""))
+        return appeal_id, fingerprint
+
+    # -- appeals -------------------------------------------------------------------------
+
+    async def save_received(
+        self,
+        event: AppealReceivedV1,
+        *,
+        trace_id: str | None,
+        trace_headers: Mapping[str, str],
+        idempotency_key: str | None,
+        private: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Store the appeal and its outbox entry; False if the appeal id is already stored."""
+        appeal = event.appeal
+        try:
+            await self.appeals.insert_one(
+                {
+                    "_id": str(event.appeal_id),
+                    "registration_number": appeal.registration_number,
+                    "registered_at": appeal.registered_at,
+                    "region_code": appeal.region_code,
+                    "channel": appeal.channel.value,
+                    "trace_id": trace_id,
+                    "idempotency_key": idempotency_key,
+                    "stage_rank": STAGE_ORDER[Stage.RECEIVED],
+                    "topic_hint": appeal.topic_hint,
+                    "flags": list(appeal.flags),
+                    # the outbox: delivered to Kafka by the request or, failing that, the relay
+                    "publish_state": PENDING,
+                    "event": event.model_dump(mode="json", exclude_none=True),
+                    "trace_headers": dict(trace_headers),
+                    "private": dict(private or {}),
+                }
+            )
+        except DuplicateKeyError:
+            return False
+        await insert_new(self.timeline, [timeline_entry(event)])
+        return True
+
+    async def appeal(self, appeal_id: str) -> Document | None:
+        return await self.appeals.find_one({"_id": appeal_id})
+
+    async def appeal_by_number(self, registration_number: str) -> Document | None:
+        return await self.appeals.find_one({"registration_number": registration_number})
+
+    async def mark_published(self, appeal_ids: Sequence[str]) -> None:
+        for batch in chunks(list(appeal_ids)):
+            async with self._summary_lock:
+                await self.appeals.update_many(
+                    {"_id": {"$in": list(batch)}}, {"$set": {"publish_state": PUBLISHED}}
+                )
+
+    async def pending_publication(self, older_than: datetime, limit: int) -> list[Document]:
+        query = {"publish_state": PENDING, "registered_at": {"$lt": older_than}}
+        return [
+            d async for d in self.appeals.find(query).sort("registered_at", ASCENDING).limit(limit)
+        ]
+
+    # -- timeline and status -------------------------------------------------------------
 
     async def add_timeline(self, entries: Sequence[dict[str, Any]]) -> int:
-        """Insert entries keyed by event id; return how many were new."""
+        """Insert entries keyed by event id; fold them into the appeals' status summaries."""
         duplicates = await insert_new(self.timeline, entries)
-        return len(entries) - len(duplicates)
+        fresh = [e for e in entries if e["_id"] not in duplicates]
+        updates = [_status_update(entry) for entry in fresh]
+        for batch in chunks(updates):  # small batches: FerretDB holds a connection per statement
+            async with self._summary_lock:
+                await self.appeals.bulk_write(list(batch), ordered=False)
+        return len(fresh)
 
     async def appeal_view(self, appeal_id: str) -> dict[str, Any] | None:
-        appeal = await self.appeals.find_one({"_id": appeal_id}, {"submission": 0})
+        appeal = await self.appeals.find_one({"_id": appeal_id}, {"private": 0, "event": 0})
         if appeal is None:
             return None
         entries = [
@@ -94,18 +179,69 @@ class IngestStore:
         return {
             "appeal_id": appeal_id,
             "registration_number": appeal["registration_number"],
-            "registered_at": _iso(appeal["registered_at"]),
+            "registered_at": appeal["registered_at"].isoformat(),
             "status": status.value,
             "trace_id": appeal.get("trace_id"),
+            "flags": appeal.get("flags", []),
+            **_summary_fields(appeal),
             "timeline": [
-                {"stage": e["stage"], "at": _iso(e["at"]), "event_id": e["_id"], **e["summary"]}
+                {
+                    "stage": e["stage"],
+                    "at": e["at"].isoformat(),
+                    "event_id": e["_id"],
+                    **e["summary"],
+                }
                 for e in entries
             ],
         }
 
+    async def list_appeals(
+        self, filters: dict[str, Any], *, limit: int, offset: int
+    ) -> tuple[list[Document], int]:
+        cursor = (
+            self.appeals.find(filters, {"private": 0, "event": 0, "trace_headers": 0})
+            .sort([("registered_at", DESCENDING), ("_id", ASCENDING)])
+            .skip(offset)
+            .limit(limit)
+        )
+        items = [d async for d in cursor]
+        return items, await self.appeals.count_documents(filters)
 
-def _iso(value: datetime) -> str:
-    return value.isoformat()
+    # -- Open311 clients -----------------------------------------------------------------
+
+    async def add_api_client(self, name: str, key: str) -> None:
+        await insert_new(
+            self.api_clients, [{"_id": hash_key(key), "client": name, "at": utc_now()}]
+        )
+
+    async def api_client(self, key: str) -> str | None:
+        found = await self.api_clients.find_one({"_id": hash_key(key)})
+        return str(found["client"]) if found else None
 
 
-__all__ = ["IngestStore", "Stage"]
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _status_update(entry: dict[str, Any]) -> UpdateOne:
+    summary = entry["summary"]
+    fields: dict[str, Any] = {}
+    if entry["stage"] == Stage.CLASSIFIED:
+        fields = {"topic": summary["topic"], "urgency": summary["urgency"]}
+    elif entry["stage"] == Stage.ROUTED:
+        fields = {
+            "territory": summary.get("territory_code"),
+            "executor": summary["executor"],
+            "answer_by": summary["answer_by"],
+        }
+    update: dict[str, Any] = {
+        "$max": {"stage_rank": STAGE_ORDER[Stage(entry["stage"])], "updated_at": entry["at"]}
+    }
+    if fields:
+        update["$set"] = fields
+    return UpdateOne({"_id": entry["appeal_id"]}, update)
+
+
+def _summary_fields(appeal: Document) -> dict[str, Any]:
+    keys = ("topic", "urgency", "territory", "executor", "answer_by")
+    return {key: appeal[key] for key in keys if appeal.get(key) is not None}

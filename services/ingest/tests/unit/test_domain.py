@@ -25,7 +25,11 @@ def test_register_builds_the_received_event_from_the_submission():
     )
     at = datetime(2026, 1, 5, 9, tzinfo=UTC)
     event = register(
-        submission, appeal_id=uuid.uuid4(), region_code="71", sequence=7, registered_at=at
+        submission.to_intake(),
+        appeal_id=uuid.uuid4(),
+        region_code="71",
+        sequence=7,
+        registered_at=at,
     )
     assert event.appeal.registration_number == "71-2026-000007"
     assert event.appeal.text == "Нет горячей воды третий день"

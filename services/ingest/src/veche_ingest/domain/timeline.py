@@ -47,6 +47,7 @@ def _summarise(event: Event) -> tuple[Stage, dict[str, Any]]:
             return Stage.RECEIVED, {
                 "registration_number": event.appeal.registration_number,
                 "channel": event.appeal.channel.value,
+                "flags": list(event.appeal.flags),
             }
         case AppealClassifiedV1():
             c = event.classification
@@ -61,6 +62,7 @@ def _summarise(event: Event) -> tuple[Stage, dict[str, Any]]:
                 "executor": event.executor.organisation,
                 "department": event.executor.department,
                 "territory": event.territory.name,
+                "territory_code": event.territory.code,
                 "redirected": event.redirected,
                 "answer_by": event.deadlines.answer_by.isoformat(),
             }

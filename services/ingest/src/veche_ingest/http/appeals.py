@@ -1,0 +1,126 @@
+"""``/appeals``: submit an appeal, list appeals, follow one appeal's lifecycle."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime
+from veche_shared.events import Channel
+
+from ..domain.intake import AppealSubmission
+from ..domain.timeline import STAGE_ORDER, Stage
+from ..registrar import Registrar
+from ..storage import IngestStore
+from .common import ACCEPT_RESPONSES, AppealAccepted, accepted_response
+
+MAX_PAGE = 200
+
+
+def appeals_router(registrar: Registrar, store: IngestStore) -> APIRouter:
+    router = APIRouter(tags=["appeals"])
+
+    @router.post(
+        "/appeals",
+        status_code=status.HTTP_201_CREATED,
+        response_model=AppealAccepted,
+        responses=ACCEPT_RESPONSES,
+        summary="Подать обращение",
+    )
+    async def submit_appeal(
+        submission: AppealSubmission,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                max_length=200,
+                description="the same key returns the original appeal, never a second one",
+            ),
+        ] = None,
+    ) -> JSONResponse:
+        registered = await registrar.register(submission.to_intake(), header_key=idempotency_key)
+        return accepted_response(registered)
+
+    @router.get("/appeals", summary="Список обращений (фильтры, страницы)")
+    async def list_appeals(
+        request: Request,
+        status_: Annotated[Stage | None, Query(alias="status")] = None,
+        channel: Channel | None = None,
+        topic: Annotated[str | None, Query(max_length=50)] = None,
+        territory: Annotated[
+            str | None, Query(max_length=50, description="OKTMO-like code")
+        ] = None,
+        registered_from: AwareDatetime | None = None,
+        registered_to: AwareDatetime | None = None,
+        limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+        offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
+    ) -> dict[str, Any]:
+        filters = appeal_filters(status_, channel, topic, territory, registered_from, registered_to)
+        items, total = await store.list_appeals(filters, limit=limit, offset=offset)
+        following = offset + limit
+        return {
+            "items": [appeal_summary(item) for item in items],
+            "total": total,
+            "limit": limit,
+            "offset": offset,
+            "next": (
+                str(request.url.include_query_params(offset=following))
+                if following < total
+                else None
+            ),
+        }
+
+    @router.get("/appeals/{appeal_id}", summary="Статус, трасса и хронология обращения")
+    async def get_appeal(appeal_id: uuid.UUID) -> dict[str, Any]:
+        view = await store.appeal_view(str(appeal_id))
+        if view is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no appeal {appeal_id}")
+        return view
+
+    return router
+
+
+def appeal_filters(
+    stage: Stage | None,
+    channel: Channel | None,
+    topic: str | None,
+    territory: str | None,
+    registered_from: datetime | None,
+    registered_to: datetime | None,
+) -> dict[str, Any]:
+    filters: dict[str, Any] = {}
+    if stage is not None:
+        filters["stage_rank"] = STAGE_ORDER[stage]
+    if channel is not None:
+        filters["channel"] = channel.value
+    if topic:
+        filters["topic"] = topic
+    if territory:
+        filters["territory"] = territory
+    period: dict[str, datetime] = {}
+    if registered_from:
+        period["$gte"] = registered_from
+    if registered_to:
+        period["$lt"] = registered_to
+    if period:
+        filters["registered_at"] = period
+    return filters
+
+
+def appeal_summary(stored: dict[str, Any]) -> dict[str, Any]:
+    """A list row: no text, no contact (lists are for triage, not for reading letters)."""
+    stages = list(Stage)
+    summary = {
+        "appeal_id": stored["_id"],
+        "registration_number": stored["registration_number"],
+        "registered_at": stored["registered_at"].isoformat(),
+        "channel": stored["channel"],
+        "status": stages[int(stored.get("stage_rank", 0))].value,
+        "flags": stored.get("flags", []),
+    }
+    for key in ("topic", "urgency", "territory", "executor", "answer_by"):
+        if stored.get(key) is not None:
+            summary[key] = stored[key]
+    return summary

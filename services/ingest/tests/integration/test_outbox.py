@@ -1,0 +1,90 @@
+"""Kafka not confirming in time: the appeal is stored and answered as queued; the outbox relay
+delivers the same event (same event id, same trace) once Kafka is back."""
+
+import asyncio
+from collections.abc import Mapping
+from datetime import timedelta
+
+import pytest
+from veche_ingest.app import build_intake, received_publisher
+from veche_ingest.domain.intake import AppealSubmission
+from veche_ingest.outbox import OutboxRelay
+from veche_ingest.registrar import Registrar
+from veche_ingest.settings import IngestSettings
+from veche_ingest.storage import IngestStore
+from veche_shared.events import AppealReceivedV1
+from veche_shared.runtime import Runtime
+from veche_shared.testing.kafka_tools import TopicReader
+from veche_shared.topics import APPEALS_RECEIVED
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def runtime(infra, topics):
+    settings = IngestSettings(
+        namespace=topics, kafka_bootstrap=infra.kafka_bootstrap, mongo_url=infra.mongo_url
+    )
+    running = Runtime.create(settings)
+    await running.broker.start()
+    yield running
+    await running.broker.stop()
+    await running.client.close()
+
+
+async def kafka_that_never_answers(event: AppealReceivedV1, headers: Mapping[str, str]) -> None:
+    await asyncio.Event().wait()  # the broker is unreachable: the produce never completes
+
+
+async def test_unconfirmed_appeal_is_queued_then_relayed_with_the_same_event(runtime):
+    settings = runtime.settings
+    assert isinstance(settings, IngestSettings)
+    store = IngestStore(runtime.client, settings.database)
+    await store.create_indexes()
+    offline = Registrar(
+        store,
+        kafka_that_never_answers,
+        region_code="71",
+        publish_timeout=0.2,
+        on_published=lambda _: None,
+    )
+    submission = AppealSubmission(text="Третий день нет горячей воды в доме 7 на улице Мира")
+    registered = await offline.register(submission.to_intake())
+    assert registered.queued
+    stored = await store.appeal(registered.appeal_id)
+    assert stored is not None
+    assert stored["publish_state"] == "pending"
+
+    relay = OutboxRelay(
+        store, received_publisher(runtime, settings), grace=timedelta(0), interval=60
+    )
+    topic = settings.topic_name(APPEALS_RECEIVED)
+    async with TopicReader(settings.kafka_bootstrap, topic) as reader:
+        assert await relay.relay_once() >= 1
+        records = await reader.wait_for(
+            lambda rs: any(r.key == registered.appeal_id.encode() for r in rs)
+        )
+    record = next(r for r in records if r.key == registered.appeal_id.encode())
+    relayed = AppealReceivedV1.from_bytes(record.value)
+    assert relayed.event_id == AppealReceivedV1.model_validate(stored["event"]).event_id
+    assert registered.trace_id is not None
+    assert registered.trace_id in dict(record.headers)["traceparent"].decode()
+    assert (await store.appeal(registered.appeal_id) or {})["publish_state"] == "published"
+    assert await relay.relay_once() == 0  # delivered once: nothing left pending
+
+
+async def test_confirmed_appeals_are_marked_published_in_batches(runtime):
+    settings = runtime.settings
+    assert isinstance(settings, IngestSettings)
+    intake = build_intake(runtime, settings)
+    await intake.store.create_indexes()
+    results = await asyncio.gather(
+        *(
+            intake.registrar.register(AppealSubmission(text=f"Яма номер {n}").to_intake())
+            for n in range(5)
+        )
+    )
+    assert not any(r.queued for r in results)
+    await intake.marks.flush()
+    for result in results:
+        assert (await intake.store.appeal(result.appeal_id) or {})["publish_state"] == "published"
