@@ -298,9 +298,7 @@ async def test_appeal_list_filters_and_pages(ingest):
     ]
     since = created[0]["registered_at"]
     page = (
-        await ingest.get(
-            "/appeals", params={"channel": "portal", "registered_from": since, "limit": 2}
-        )
+        await ingest.get("/appeals", params={"channel": "portal", "from": since, "limit": 2})
     ).json()
     assert page["total"] >= 5
     assert len(page["items"]) == 2

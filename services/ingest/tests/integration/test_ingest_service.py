@@ -90,10 +90,10 @@ async def test_downstream_events_advance_the_status(ingest, infra):
 
 async def test_registration_numbers_are_unique_and_gap_free_under_concurrency(ingest):
     client, _ = ingest
-    responses = await asyncio.gather(*(client.post("/appeals", json=APPEAL) for _ in range(30)))
+    responses = await asyncio.gather(*(client.post("/appeals", json=APPEAL) for _ in range(50)))
     assert {r.status_code for r in responses} == {201}
     numbers = sorted(int(r.json()["registration_number"].rsplit("-", 1)[1]) for r in responses)
-    assert numbers == list(range(numbers[0], numbers[0] + 30))
+    assert numbers == list(range(numbers[0], numbers[0] + 50))
 
 
 @pytest.mark.parametrize(

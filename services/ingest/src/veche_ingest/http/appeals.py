@@ -52,8 +52,12 @@ def appeals_router(registrar: Registrar, store: IngestStore) -> APIRouter:
         territory: Annotated[
             str | None, Query(max_length=50, description="OKTMO-like code")
         ] = None,
-        registered_from: AwareDatetime | None = None,
-        registered_to: AwareDatetime | None = None,
+        registered_from: Annotated[
+            AwareDatetime | None, Query(alias="from", description="registered at or after")
+        ] = None,
+        registered_to: Annotated[
+            AwareDatetime | None, Query(alias="to", description="registered before")
+        ] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
         offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
     ) -> dict[str, Any]:
