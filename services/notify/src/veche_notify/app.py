@@ -1,10 +1,12 @@
-"""Composition root: runtime (telemetry, store, broker) -> templates -> handlers."""
+"""Composition root: runtime (telemetry, store, broker) -> templates, channels -> handlers, API."""
 
 from __future__ import annotations
 
 from veche_shared.runtime import Runtime
 from veche_shared.service import ServiceApp
 
+from .api import create_api
+from .delivery import Deliverer
 from .domain.render import Renderer
 from .handlers import register_handlers
 from .settings import NotifySettings
@@ -15,5 +17,6 @@ def create_app(settings: NotifySettings | None = None) -> ServiceApp:
     settings = settings or NotifySettings()
     runtime = Runtime.create(settings)
     store = NotifyStore(runtime.client, settings.database)
-    register_handlers(runtime.broker, settings, store, Renderer(settings.templates_override_dir))
-    return runtime.app(on_startup=[store.create_indexes])
+    renderer = Renderer(settings.templates_override_dir, settings.region_code)
+    register_handlers(runtime.broker, settings, store, renderer, Deliverer(settings, store))
+    return runtime.app(on_startup=[store.create_indexes], fallback=create_api(store))

@@ -69,7 +69,9 @@ class Source(Contract):
 
     system: str | None = Field(default=None, max_length=100, description="sending system")
     operator_id: str | None = Field(default=None, max_length=100, description="hotline operator")
-    occurred_at: AwareDatetime | None = Field(default=None, description="call / post / incident time")
+    occurred_at: AwareDatetime | None = Field(
+        default=None, description="call / post / incident time"
+    )
     url: HttpUrl | None = Field(default=None, description="social-media post")
     severity: str | None = Field(default=None, max_length=20, description="ЕДДС severity")
 
@@ -204,6 +206,8 @@ class AppealDeadlineV1(Event):
 class RecipientRole(StrEnum):
     CITIZEN = "citizen"
     EXECUTOR = "executor"
+    SUPERVISOR = "supervisor"  # receives overdue escalations
+    SUBSCRIBER = "subscriber"  # a municipal system subscribed to webhooks
 
 
 class NotificationStatus(StrEnum):
@@ -212,6 +216,7 @@ class NotificationStatus(StrEnum):
     FAILED = "failed"
     GAVE_UP = "gave_up"
     SKIPPED = "skipped"
+    UNKNOWN = "unknown"  # a send was interrupted and the channel cannot tell whether it arrived
 
 
 class NotificationV1(Contract):
@@ -220,12 +225,21 @@ class NotificationV1(Contract):
     recipient_role: RecipientRole
     channel: str
     status: NotificationStatus
+    reason: str | None = Field(
+        default=None, description="why failed / gave up / skipped / unknown (no personal data)"
+    )
+    attempts: int | None = Field(default=None, ge=0, description="delivery attempts made")
+    sent_at: AwareDatetime | None = Field(default=None, description="when the channel accepted it")
 
 
 class AppealNotifiedV1(Event):
     schema_name: ClassVar[str] = "appeal.notified"
     registration_number: str
     notifications: tuple[NotificationV1, ...]
+    cause: str | None = Field(
+        default=None, description="schema of the event that called for them, e.g. appeal.deadline"
+    )
+    cause_event_id: str | None = Field(default=None, description="event_id of that event")
 
 
 __all__ = [

@@ -1,0 +1,169 @@
+"""The three ways out: SMTP (aiosmtplib), an SMS gateway and webhooks (httpx).
+
+Each sender raises :class:`DeliveryError` saying whether the failure is worth retrying:
+connection problems, timeouts, SMTP 4xx, HTTP 5xx and 429 are transient; SMTP 5xx and any other
+HTTP 4xx are permanent (retrying cannot help, and a 4xx receiver asked us to stop).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+
+import aiosmtplib
+import httpx
+
+from .domain.signing import DELIVERY_HEADER, EVENT_HEADER, signature_headers
+from .settings import NotifySettings
+
+
+class DeliveryError(Exception):
+    def __init__(self, reason: str, *, transient: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.transient = transient
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    key: str
+    address: str
+    subject: str
+    body: str
+    secret: str | None = None  # webhook subscriptions only
+
+
+def message_id(key: str, domain: str) -> str:
+    """The same Message-ID for every attempt of one notification, so a resend is recognisable."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@{domain}>"
+
+
+def is_transient_http(status: int) -> bool:
+    return status == 429 or status >= 500
+
+
+def raise_for_http(response: httpx.Response) -> None:
+    if response.is_success:
+        return
+    reason = f"HTTP {response.status_code}"
+    raise DeliveryError(reason, transient=is_transient_http(response.status_code))
+
+
+def smtp_error(error: Exception) -> DeliveryError:
+    """Classify an aiosmtplib failure: 4xx replies and lost connections are transient."""
+    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
+        codes = [r.code for r in error.recipients]
+        transient = all(400 <= code < 500 for code in codes)
+        return DeliveryError(f"SMTP recipient refused {codes}", transient=transient)
+    if isinstance(error, aiosmtplib.SMTPResponseException):
+        return DeliveryError(f"SMTP {error.code}", transient=400 <= error.code < 500)
+    return DeliveryError(f"SMTP {type(error).__name__}", transient=True)
+
+
+class EmailSender:
+    def __init__(self, settings: NotifySettings) -> None:
+        self._settings = settings
+
+    def message(self, outgoing: Outgoing) -> EmailMessage:
+        letter = EmailMessage()
+        letter["From"] = self._settings.mail_from
+        letter["To"] = outgoing.address
+        letter["Subject"] = outgoing.subject
+        letter["Date"] = formatdate(localtime=False)
+        letter["Message-ID"] = message_id(outgoing.key, self._settings.message_id_domain)
+        letter["X-Veche-Notification"] = outgoing.key
+        letter.set_content(outgoing.body)
+        return letter
+
+    async def send(self, outgoing: Outgoing) -> str:
+        s = self._settings
+        letter = self.message(outgoing)
+        try:
+            await aiosmtplib.send(
+                letter,
+                hostname=s.smtp_host,
+                port=s.smtp_port,
+                username=s.smtp_username,
+                password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+                start_tls=s.smtp_starttls,
+                use_tls=False,
+                timeout=s.send_timeout_s,
+            )
+        except (aiosmtplib.SMTPException, OSError) as error:
+            raise smtp_error(error) from error
+        return str(letter["Message-ID"])
+
+
+def normalise_phone(phone: str) -> str:
+    """E.164 for Russian numbers: "8 (910) 123-45-67" → "+79101234567"."""
+    digits = re.sub(r"\D", "", phone)
+    if len(digits) == 11 and digits.startswith("8"):
+        digits = "7" + digits[1:]
+    return f"+{digits}"
+
+
+class SmsSender:
+    """POST ``{"to", "text", "sender", "client_ref"}`` as JSON; see docs/notify.md."""
+
+    def __init__(self, settings: NotifySettings, client: httpx.AsyncClient) -> None:
+        self._settings = settings
+        self._client = client
+
+    async def send(self, outgoing: Outgoing) -> str:
+        s = self._settings
+        if not s.sms_gateway_url:
+            raise DeliveryError("SMS gateway not configured", transient=False)
+        headers = {"Idempotency-Key": outgoing.key}
+        if s.sms_gateway_token:
+            headers["Authorization"] = f"Bearer {s.sms_gateway_token.get_secret_value()}"
+        payload = {
+            "to": normalise_phone(outgoing.address),
+            "text": outgoing.body.strip(),
+            "sender": s.sms_sender,
+            "client_ref": outgoing.key,
+        }
+        response = await _post(self._client, s.sms_gateway_url, json=payload, headers=headers)
+        raise_for_http(response)
+        return _gateway_id(response)
+
+
+class WebhookSender:
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self._client = client
+
+    async def send(self, outgoing: Outgoing) -> str:
+        if outgoing.secret is None:
+            raise DeliveryError("subscription has no secret", transient=False)
+        body = outgoing.body.encode()
+        # signed per attempt: a retry after a long backoff is still inside the receiver's window
+        headers = {
+            "Content-Type": "application/json",
+            EVENT_HEADER: outgoing.subject,
+            DELIVERY_HEADER: outgoing.key,
+            **signature_headers(outgoing.secret, body),
+        }
+        response = await _post(self._client, outgoing.address, content=body, headers=headers)
+        raise_for_http(response)
+        return f"HTTP {response.status_code}"
+
+
+async def _post(client: httpx.AsyncClient, url: str, **kwargs: object) -> httpx.Response:
+    try:
+        return await client.post(url, **kwargs)  # type: ignore[arg-type]
+    except httpx.TimeoutException as error:
+        raise DeliveryError("timeout", transient=True) from error
+    except httpx.TransportError as error:
+        raise DeliveryError(f"transport {type(error).__name__}", transient=True) from error
+    except httpx.InvalidURL as error:
+        raise DeliveryError("invalid URL", transient=False) from error
+
+
+def _gateway_id(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return f"HTTP {response.status_code}"
+    return str(data.get("id", f"HTTP {response.status_code}")) if isinstance(data, dict) else ""

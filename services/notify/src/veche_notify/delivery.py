@@ -1,0 +1,211 @@
+"""Send recorded notifications exactly once where the channel allows it, and say what happened.
+
+For every notification of a batch, by its stored state:
+
+* ``pending`` — claim it (``sending`` is stored *before* the message leaves), send with retries
+  (tenacity: exponential backoff with jitter, transient errors only) under the channel's rate
+  limit, then store ``sent`` / ``failed`` / ``gave_up``;
+* ``sending`` — a previous run died between claiming and finishing: the message may or may not
+  have left. Webhooks are resent with the same ``X-Veche-Delivery`` id (receivers deduplicate);
+  SMS likewise when the gateway honours ``Idempotency-Key``; otherwise (SMTP by default) the
+  notification is finished as ``unknown`` — no duplicate, and the doubt is reported;
+* anything else is final and only reported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+from aiolimiter import AsyncLimiter
+from opentelemetry import trace
+from opentelemetry.context import Context
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
+from veche_shared.events import NotificationStatus, utc_now
+from veche_shared.mongo import Document, chunks
+
+from .channels import DeliveryError, EmailSender, Outgoing, SmsSender, WebhookSender
+from .domain.plan import Channel
+from .settings import NotifySettings
+from .storage import PENDING, SENDING, NotifyStore
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("veche.notify")
+
+
+class Sender(Protocol):
+    async def send(self, outgoing: Outgoing) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    status: NotificationStatus
+    attempts: int
+    reason: str | None = None
+    provider_ref: str | None = None
+
+    def fields(self, previous_attempts: int = 0) -> dict[str, Any]:
+        now = utc_now()
+        fields: dict[str, Any] = {
+            "status": self.status.value,
+            "attempts": previous_attempts + self.attempts,
+            "reason": self.reason,
+            "finished_at": now,
+        }
+        if self.status is NotificationStatus.SENT:
+            fields |= {"sent_at": now, "provider_ref": self.provider_ref}
+        return fields
+
+
+def limiter(rate_per_s: float) -> AsyncLimiter:
+    """aiolimiter needs a whole message per period: 0.5/s becomes 1 per 2 s."""
+    return AsyncLimiter(rate_per_s, 1.0) if rate_per_s >= 1 else AsyncLimiter(1, 1 / rate_per_s)
+
+
+def is_transient(error: BaseException) -> bool:
+    return isinstance(error, DeliveryError) and error.transient
+
+
+class Deliverer:
+    def __init__(self, settings: NotifySettings, store: NotifyStore) -> None:
+        self._settings = settings
+        self._store = store
+        self._email = EmailSender(settings)
+        # one limiter per channel for the whole process: a burst never floods a relay
+        self._limiters = {
+            Channel.EMAIL: limiter(settings.email_rate_per_s),
+            Channel.SMS: limiter(settings.sms_rate_per_s),
+            Channel.WEBHOOK: limiter(settings.webhook_rate_per_s),
+        }
+
+    async def settle(
+        self,
+        documents: Sequence[Document],
+        secrets: Mapping[str, str],
+        contexts: Mapping[str, Context] | None = None,
+    ) -> None:
+        """Bring every given notification to a final state (see the module docstring)."""
+        contexts = contexts or {}
+        pending = [d for d in documents if d["status"] == PENDING]
+        interrupted = [d for d in documents if d["status"] == SENDING]
+        async with httpx.AsyncClient(timeout=self._settings.send_timeout_s) as client:
+            senders: dict[str, Sender] = {
+                Channel.EMAIL.value: self._email,
+                Channel.SMS.value: SmsSender(self._settings, client),
+                Channel.WEBHOOK.value: WebhookSender(client),
+            }
+            await self._skip_undeliverable(pending)
+            deliverable = [d for d in pending if self._skip_reason(d) is None]
+            for part in chunks(deliverable, self._settings.send_chunk):
+                token = uuid.uuid4().hex
+                claimed = await self._store.claim([d["_id"] for d in part], token, utc_now())
+                await self._send_all(claimed, senders, secrets, contexts)
+            resend = [d for d in interrupted if self._resend_interrupted(d)]
+            unknown = [d for d in interrupted if not self._resend_interrupted(d)]
+            await self._store.finish(
+                [(d["_id"], self._unknown(d).fields(d.get("attempts") or 0)) for d in unknown]
+            )
+            for part in chunks(resend, self._settings.send_chunk):
+                await self._send_all(part, senders, secrets, contexts)
+
+    def _skip_reason(self, document: Document) -> str | None:
+        if not document["address"]:
+            return "recipient has no address for this channel"
+        if document["channel"] == Channel.SMS.value and not self._settings.sms_gateway_url:
+            return "SMS gateway not configured"
+        return None
+
+    async def _skip_undeliverable(self, pending: Sequence[Document]) -> None:
+        skipped = [
+            (d["_id"], Result(NotificationStatus.SKIPPED, 0, reason).fields())
+            for d in pending
+            if (reason := self._skip_reason(d)) is not None
+        ]
+        await self._store.finish(skipped)
+
+    def _resend_interrupted(self, document: Document) -> bool:
+        channel = document["channel"]
+        if channel == Channel.WEBHOOK.value:
+            return True
+        if channel == Channel.SMS.value:
+            return self._settings.sms_gateway_idempotent
+        return self._settings.email_reconcile == "resend"
+
+    @staticmethod
+    def _unknown(document: Document) -> Result:
+        return Result(
+            NotificationStatus.UNKNOWN,
+            0,
+            "interrupted mid-send; the channel cannot confirm delivery, not resent",
+        )
+
+    async def _send_all(
+        self,
+        documents: Sequence[Document],
+        senders: Mapping[str, Sender],
+        secrets: Mapping[str, str],
+        contexts: Mapping[str, Context],
+    ) -> None:
+        results = await asyncio.gather(
+            *(self._send_one(d, senders, secrets, contexts.get(d["_id"])) for d in documents)
+        )
+        await self._store.finish(
+            [
+                (d["_id"], result.fields(d.get("attempts") or 0))
+                for d, result in zip(documents, results, strict=True)
+            ]
+        )
+
+    async def _send_one(
+        self,
+        document: Document,
+        senders: Mapping[str, Sender],
+        secrets: Mapping[str, str],
+        context: Context | None,
+    ) -> Result:
+        channel = document["channel"]
+        outgoing = Outgoing(
+            key=document["_id"],
+            address=document["address"],
+            subject=document["subject"],
+            body=document["body"],
+            secret=secrets.get(document["recipient"]) if channel == Channel.WEBHOOK.value else None,
+        )
+        with tracer.start_as_current_span(
+            f"notify send {channel}",
+            context=context,
+            attributes={"veche.notification.kind": document["kind"], "veche.channel": channel},
+        ) as span:
+            result = await self._with_retries(senders[channel], Channel(channel), outgoing)
+            span.set_attribute("veche.notification.status", result.status.value)
+            span.set_attribute("veche.notification.attempts", result.attempts)
+        return result
+
+    async def _with_retries(self, sender: Sender, channel: Channel, outgoing: Outgoing) -> Result:
+        s = self._settings
+        attempts = 0
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception(is_transient),
+                stop=stop_after_attempt(s.delivery_attempts),
+                wait=wait_exponential_jitter(
+                    multiplier=s.retry_initial_s, max=s.retry_max_s, jitter=s.retry_initial_s
+                ),
+                reraise=True,
+            ):
+                with attempt:
+                    attempts += 1
+                    async with self._limiters[channel]:
+                        reference = await sender.send(outgoing)
+        except DeliveryError as error:
+            status = NotificationStatus.GAVE_UP if error.transient else NotificationStatus.FAILED
+            return Result(status, attempts, error.reason)
+        except Exception as error:  # a sender bug must not leave the message in limbo
+            log.exception("unexpected send failure", extra={"channel": channel.value})
+            return Result(NotificationStatus.FAILED, attempts, f"error {type(error).__name__}")
+        return Result(NotificationStatus.SENT, attempts, provider_ref=reference)
