@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import html
 import json
+import logging
 import os
 import sys
 import uuid
@@ -66,6 +67,8 @@ class KeepAsEml:
 async def serve_smtp(folder: Path, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
     """Start the SMTP sink in the running event loop (tests use it in-process)."""
     handler = KeepAsEml(folder)
+    # aiosmtpd logs every command at INFO, recipients' addresses included: keep them out of logs
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     loop = asyncio.get_running_loop()
     return await loop.create_server(
         lambda: SMTP(handler, hostname="veche-mail-sink", enable_SMTPUTF8=True),
