@@ -21,6 +21,8 @@ from pathlib import Path
 
 SERVICES = {"ingest": 8000, "classify": 8001, "route": 8002, "notify": 8003}
 SINK_PORT = 4318
+MAIL_SMTP_PORT = 1025  # the local mail sink (veche-mail-sink): notify's SMTP relay locally
+MAIL_HTTP_PORT = 8025  # its page listing the letters, and a stand-in SMS gateway at /sms
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,23 @@ class Process:
 
 def processes(sink_out: Path, port_offset: int = 0) -> list[Process]:
     python = sys.executable
+    mail = Process(
+        "mail-sink",
+        [
+            python,
+            "-m",
+            "veche_notify.mail_sink",
+            "serve",
+            "--smtp-port",
+            str(MAIL_SMTP_PORT + port_offset),
+            "--http-port",
+            str(MAIL_HTTP_PORT + port_offset),
+            "--folder",
+            str(mail_folder(sink_out)),
+        ],
+        MAIL_HTTP_PORT + port_offset,
+        "/healthz",
+    )
     sink = Process(
         "otlp-sink",
         [
@@ -55,7 +74,12 @@ def processes(sink_out: Path, port_offset: int = 0) -> list[Process]:
         Process(name, [python, "-m", f"veche_{name}"], port + port_offset, "/readyz")
         for name, port in SERVICES.items()
     ]
-    return [sink, *services]
+    return [sink, mail, *services]
+
+
+def mail_folder(sink_out: Path) -> Path:
+    """Letters land beside the traces: ``<state>/mail``."""
+    return sink_out.parent.parent / "mail"
 
 
 class Stack:
@@ -73,6 +97,12 @@ class Stack:
     def environment(self, process: Process) -> dict[str, str]:
         env = {**os.environ, **self.env}
         env.setdefault("VECHE_OTLP_ENDPOINT", f"http://127.0.0.1:{SINK_PORT + self.port_offset}")
+        # notify sends to the local mail sink (letters kept as .eml) and its stand-in SMS gateway
+        env.setdefault("VECHE_SMTP_HOST", "127.0.0.1")
+        env.setdefault("VECHE_SMTP_PORT", str(MAIL_SMTP_PORT + self.port_offset))
+        env.setdefault(
+            "VECHE_SMS_GATEWAY_URL", f"http://127.0.0.1:{MAIL_HTTP_PORT + self.port_offset}/sms"
+        )
         env["VECHE_HTTP_PORT"] = str(process.port)
         return env
 
@@ -188,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     for process in processes(stack.sink_out):
         state = "running" if stack.is_running(process.name) else "stopped"
         print(f"  {process.name:<10} {state:<8} http://127.0.0.1:{process.port}")
+    print(
+        f"  letters to citizens and executors: {mail_folder(stack.sink_out)} "
+        f"(list: http://127.0.0.1:{MAIL_HTTP_PORT}/ or `veche-mail-sink list`)"
+    )
     return 0
 
 
