@@ -1,13 +1,4 @@
-from veche_shared.service import serve
-
-from .app import create_app
-from .settings import ClassifySettings
-
-
-def main() -> None:
-    settings = ClassifySettings()
-    serve(create_app(settings), host=settings.http_host, port=settings.port)
-
+from .cli import main
 
 if __name__ == "__main__":
     main()

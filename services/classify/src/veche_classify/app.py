@@ -1,21 +1,35 @@
-"""Composition root: runtime (telemetry, store, broker) -> model -> handlers."""
+"""Composition root: runtime (telemetry, store, broker) -> model -> handlers and operator API."""
 
 from __future__ import annotations
 
 from veche_shared.runtime import Runtime
 from veche_shared.service import ServiceApp
 
-from .domain.baseline import KeywordClassifier
+from . import artefact
+from .api import create_api
+from .domain.locations import NatashaLocations
 from .domain.taxonomy import load_taxonomy
+from .domain.triage import Triage
 from .handlers import register_handlers
 from .settings import ClassifySettings
 from .storage import ClassifyStore
+
+
+def build_triage(settings: ClassifySettings) -> Triage:
+    """The trained model from the artefact in the repository: nothing is downloaded."""
+    return Triage(
+        artefact.load(settings.model_path),
+        review_threshold=settings.review_threshold,
+        ner=NatashaLocations() if settings.ner == "fallback" else None,
+    )
 
 
 def create_app(settings: ClassifySettings | None = None) -> ServiceApp:
     settings = settings or ClassifySettings()
     runtime = Runtime.create(settings)
     store = ClassifyStore(runtime.client, settings.database)
-    classifier = KeywordClassifier(load_taxonomy(settings.taxonomy_path))
-    register_handlers(runtime.broker, settings, store, classifier)
-    return runtime.app(on_startup=[store.create_indexes])
+    triage = build_triage(settings)
+    register_handlers(runtime.broker, settings, store, triage)
+    topics = list(load_taxonomy(settings.taxonomy_path).codes)
+    api = create_api(store, runtime.broker, settings, topics)
+    return runtime.app(on_startup=[store.create_indexes], fallback=api)

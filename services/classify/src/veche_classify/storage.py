@@ -1,22 +1,37 @@
-"""Classify's documents: one classification per incoming event (``_id`` = its event id)."""
+"""Classify's documents (insert-mostly, ``_id`` = natural key).
+
+* ``classifications`` — one per incoming event (``_id`` = its event id);
+* ``incident_members`` — one per appeal (``_id`` = appeal id): topic, place key, content lemmas;
+* ``review`` — low-confidence decisions waiting for an operator (``_id`` = appeal id);
+* ``feedback`` — operator corrections, kept as training data (``_id`` = correction id).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from veche_shared.events import AppealClassifiedV1
-from veche_shared.mongo import Document, record_once
+from veche_shared.mongo import Document, insert_new, record_once
+
+from .domain.incidents import Candidate
 
 
 class ClassifyStore:
     def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
         self.db: AsyncDatabase[Document] = client[database]
         self.classifications = self.db["classifications"]
+        self.incidents = self.db["incident_members"]
+        self.review = self.db["review"]
+        self.feedback = self.db["feedback"]
 
     async def create_indexes(self) -> None:
         await self.classifications.create_index([("appeal_id", ASCENDING)])
+        await self.incidents.create_index([("place_key", ASCENDING), ("at", ASCENDING)])
+        await self.review.create_index([("status", ASCENDING), ("at", ASCENDING)])
 
     async def record(
         self, decisions: Sequence[tuple[str, AppealClassifiedV1]]
@@ -37,3 +52,86 @@ class ClassifyStore:
         ]
         stored = await record_once(self.classifications, documents)
         return [AppealClassifiedV1.model_validate(doc["event"]) for doc in stored]
+
+    async def latest(self, appeal_id: str) -> AppealClassifiedV1 | None:
+        cursor = self.classifications.find({"appeal_id": appeal_id}).sort("at", DESCENDING)
+        async for document in cursor.limit(1):
+            return AppealClassifiedV1.model_validate(document["event"])
+        return None
+
+    # incidents ----------------------------------------------------------------------------
+    async def incident_candidates(
+        self, place_keys: Sequence[str], since: datetime
+    ) -> list[Candidate]:
+        if not place_keys:
+            return []
+        query = {"place_key": {"$in": list(set(place_keys))}, "at": {"$gte": since}}
+        return [
+            Candidate(
+                appeal_id=doc["_id"],
+                incident_id=doc["incident_id"],
+                topic=doc["topic"],
+                place_key=doc["place_key"],
+                lemmas=frozenset(doc["lemmas"]),
+                at=doc["at"],
+            )
+            async for doc in self.incidents.find(query)
+        ]
+
+    async def add_incident_members(self, members: Sequence[Candidate]) -> None:
+        await insert_new(
+            self.incidents,
+            [
+                {
+                    "_id": m.appeal_id,
+                    "incident_id": m.incident_id,
+                    "topic": m.topic,
+                    "place_key": m.place_key,
+                    "lemmas": sorted(m.lemmas),
+                    "at": m.at,
+                }
+                for m in members
+            ],
+        )
+
+    # review queue and feedback ------------------------------------------------------------
+    async def enqueue_review(self, events: Sequence[AppealClassifiedV1]) -> None:
+        await insert_new(
+            self.review,
+            [
+                {
+                    "_id": str(e.appeal_id),
+                    "status": "open",
+                    "at": e.occurred_at,
+                    "registration_number": e.appeal.registration_number,
+                    "text": e.appeal.text,
+                    "topic": e.classification.topic,
+                    "confidence": e.classification.confidence,
+                    "alternatives": [a.model_dump() for a in e.classification.alternatives],
+                    "urgency": e.classification.urgency.value,
+                    "classifier": e.classification.classifier,
+                }
+                for e in events
+            ],
+        )
+
+    async def review_items(self, status: str, limit: int, offset: int) -> list[Document]:
+        cursor = self.review.find({"status": status}).sort("at", ASCENDING).skip(offset)
+        return [doc async for doc in cursor.limit(limit)]
+
+    async def review_item(self, appeal_id: str) -> Document | None:
+        return await self.review.find_one({"_id": appeal_id})
+
+    async def add_feedback(self, document: dict[str, Any]) -> None:
+        await insert_new(self.feedback, [document])
+
+    async def close_review(self, appeal_id: str, correction_id: str) -> None:
+        await self.review.update_one(
+            {"_id": appeal_id}, {"$set": {"status": "labelled", "correction_id": correction_id}}
+        )
+
+    async def feedback_examples(self) -> list[tuple[str, str, str]]:
+        return [
+            (doc["text"], doc["topic"], doc["urgency"])
+            async for doc in self.feedback.find({}).sort("at", ASCENDING)
+        ]

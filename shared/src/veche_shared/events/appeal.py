@@ -108,6 +108,15 @@ class TopicScore(Contract):
     confidence: float = Field(ge=0, le=1)
 
 
+class LocationMention(Contract):
+    """A place named in the appeal text (may be personal data: an address)."""
+
+    kind: str = Field(description="settlement | street | house | place (from NER)")
+    text: str = Field(max_length=300)
+    name: str | None = Field(default=None, max_length=200)
+    house: str | None = Field(default=None, max_length=50)
+
+
 class Classification(Contract):
     topic: str
     confidence: float = Field(ge=0, le=1)
@@ -115,6 +124,19 @@ class Classification(Contract):
     urgency: Urgency
     location_mentions: tuple[str, ...] = ()
     classifier: str = Field(description="name and version of the model that decided")
+    locations: tuple[LocationMention, ...] = Field(default=(), description="structured mentions")
+    flags: tuple[str, ...] = Field(
+        default=(),
+        description="moderation: obscene, threat, no_essence, third_party_personal_data",
+    )
+    urgency_rules: tuple[str, ...] = Field(
+        default=(), description="rules that raised urgency: threat_to_life, winter_outage"
+    )
+    incident_id: str | None = Field(
+        default=None, description="near-duplicate appeals about one problem share it"
+    )
+    needs_review: bool = Field(default=False, description="confidence below the review threshold")
+    corrected: bool = Field(default=False, description="set by an operator's correction")
 
 
 class AppealClassifiedV1(Event):
@@ -259,6 +281,7 @@ __all__ = [
     "Executor",
     "ExecutorLevel",
     "Location",
+    "LocationMention",
     "NotificationStatus",
     "NotificationV1",
     "RecipientRole",

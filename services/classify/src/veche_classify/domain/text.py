@@ -1,4 +1,8 @@
-"""Russian text normalisation: HTML remnants out, tokens (razdel), lemmas (pymorphy3, cached)."""
+"""Russian text normalisation: HTML remnants out, tokens (razdel), lemmas (pymorphy3, cached).
+
+``normalise`` is what every model sees: lower case, markup and entities removed, ё→е, Latin
+look-alike letters inside Cyrillic words mapped back (``пoлиция`` typed with a Latin «o»).
+"""
 
 from __future__ import annotations
 
@@ -12,24 +16,37 @@ from razdel import tokenize
 _TAG = re.compile(r"<[^>]{0,200}>")
 _SPACE = re.compile(r"\s+")
 _WORD = re.compile(r"^[а-яёa-z][а-яёa-z\-]*$")
+_MIXED_WORD = re.compile(r"\b\w*[а-яё]\w*\b")
+# Latin letters that look like Cyrillic ones (lower case only: ``normalise`` lowers first).
+_HOMOGLYPHS = str.maketrans("aeopcxyk", "аеорсхук")
 
 
 @lru_cache(maxsize=1)
-def _morph() -> pymorphy3.MorphAnalyzer:
+def morph() -> pymorphy3.MorphAnalyzer:
     return pymorphy3.MorphAnalyzer()
 
 
 def clean(text: str) -> str:
-    """Strip markup left by web forms and e-mail clients; unify ё and whitespace."""
+    """Strip markup left by web forms and e-mail clients; unify whitespace."""
     text = html.unescape(_TAG.sub(" ", text))
     return _SPACE.sub(" ", text).strip()
 
 
+def normalise(text: str) -> str:
+    """Markup out, lower case, ё→е, Latin look-alikes inside Cyrillic words fixed."""
+    lowered = clean(text).lower().replace("ё", "е")
+    return _MIXED_WORD.sub(lambda m: m.group(0).translate(_HOMOGLYPHS), lowered)
+
+
 @lru_cache(maxsize=200_000)
 def lemma(word: str) -> str:
-    return str(_morph().parse(word)[0].normal_form).replace("ё", "е")
+    return str(morph().parse(word)[0].normal_form).replace("ё", "е")
+
+
+def words(normalised: str) -> list[str]:
+    """Word tokens of an already normalised text (numbers and punctuation dropped)."""
+    return [token.text for token in tokenize(normalised) if _WORD.match(token.text)]
 
 
 def lemmas(text: str) -> list[str]:
-    words = (token.text.lower() for token in tokenize(clean(text)))
-    return [lemma(word) for word in words if _WORD.match(word)]
+    return [lemma(word) for word in words(normalise(text))]
