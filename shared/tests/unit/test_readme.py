@@ -12,7 +12,7 @@ README = Path(__file__).resolve().parents[3] / "README.md"
 
 
 def test_configuration_table_matches_the_settings_classes():
-    documented = set(re.findall(r"^\| `(VECHE_[A-Z_]+)` \|", README.read_text(), re.MULTILINE))
+    documented = set(re.findall(r"^\| `(VECHE_[A-Z0-9_]+)` \|", README.read_text(), re.MULTILINE))
     fields = {
         f"VECHE_{name.upper()}"
         for settings in (IngestSettings, ClassifySettings, RouteSettings, NotifySettings)
