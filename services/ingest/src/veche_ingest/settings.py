@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from veche_shared.settings import ServiceSettings
 
 
@@ -37,3 +37,9 @@ class IngestSettings(ServiceSettings):
     social_max_skew_s: int = Field(
         default=300, ge=1, description="max age of a signed social webhook (replay protection)"
     )
+
+    @field_validator("open311_dev_key", mode="before")
+    @classmethod
+    def _empty_key_is_no_key(cls, value: object) -> object:
+        # docker compose passes `VECHE_OPEN311_DEV_KEY=` through as an empty string
+        return None if value in ("", None) else value
