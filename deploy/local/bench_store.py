@@ -122,7 +122,9 @@ async def main() -> int:
     ap.add_argument(
         "--timeout", type=float, default=180, help="seconds per phase before it counts as hung"
     )
-    ap.add_argument("--id-type", choices=["str", "int"], default="str", help="_id type of the bench documents")
+    ap.add_argument(
+        "--id-type", choices=["str", "int"], default="str", help="_id type of the bench documents"
+    )
     args = ap.parse_args()
     global ID_TYPE
     ID_TYPE = args.id_type
@@ -192,7 +194,9 @@ async def main() -> int:
             for i in range(OPS):
                 await timed(
                     row.lat_ms,
-                    coll.update_one({"_id": oid(i % N)}, {"$inc": {"counter": 1}, "$set": {"s": i}}),
+                    coll.update_one(
+                        {"_id": oid(i % N)}, {"$inc": {"counter": 1}, "$set": {"s": i}}
+                    ),
                 )
             row.seconds, row.ops = time.perf_counter() - t, OPS
 
