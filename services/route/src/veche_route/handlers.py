@@ -11,21 +11,32 @@ from veche_shared.settings import ServiceSettings
 from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_ROUTED
 
 from .domain.routing import Router
+from .rulebook import RuleSource
 from .storage import RouteStore
 
 
 def register_handlers(
-    broker: KafkaBroker, settings: ServiceSettings, store: RouteStore, router: Router
+    broker: KafkaBroker,
+    settings: ServiceSettings,
+    store: RouteStore,
+    router: Router,
+    rules: RuleSource,
 ) -> BatchConsumer[AppealClassifiedV1]:
     async def route_batch(items: Sequence[Item[AppealClassifiedV1]]) -> Sequence[Publication]:
+        book = await rules.refresh()  # a rule change acknowledged anywhere applies from here on
         decisions: list[tuple[str, AppealRoutedV1]] = []
         for item in items:
-            routed = router.route(item.event)
+            routed = router.route(item.event, book)
             item.span.set_attribute("veche.territory", routed.territory.code)
             item.span.set_attribute("veche.rule_id", routed.rule_id)
+            item.span.set_attribute("veche.rules_version", book.version)
+            item.span.set_attribute("veche.assignments", len(routed.assignments))
             decisions.append((str(item.event.event_id), routed))
         with store_spans(items, "insert_many", "routings", store.db.name):
             recorded = await store.record(decisions)
+        ids = [routing_id for routing_id, _ in decisions]
+        with store_spans(items, "insert_many", "assignments", store.db.name):
+            await store.record_assignments(list(zip(ids, recorded, strict=True)))
         return [
             Publication(APPEALS_ROUTED, event, item)
             for item, event in zip(items, recorded, strict=True)

@@ -1,22 +1,55 @@
-"""Route's documents: one routing decision per incoming event (``_id`` = its event id)."""
+"""Route's documents, insert-mostly, each keyed by its natural idempotency key (``_id``):
+
+* ``routings`` — one routing decision per incoming classified event (its event id);
+* ``assignments`` — one per body an appeal went to (``<appeal id>:<executor code>``), what the
+  SLA watcher reads;
+* ``rule_changes`` — the competence rules' change log (``_id`` = rule book version, unique
+  ``(rule_id, revision)``): the audit trail and the source every replica folds its rules from;
+* ``deadline_notices`` — one per assignment, term, kind and due time: the watcher emits an
+  event only for the notice it inserted, so replicas and restarts never double it;
+* ``extensions`` — the single 59-ФЗ extension per assignment (``_id`` = assignment id).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from veche_shared.events import AppealRoutedV1
-from veche_shared.mongo import Document, record_once
+from pymongo.errors import DuplicateKeyError
+from veche_shared.events import AppealDeadlineV1, AppealRoutedV1
+from veche_shared.mongo import Document, chunks, insert_new, record_once
+
+from .domain.ruleset import Change
+
+MAX_CLAIM_ATTEMPTS = 20
+
+
+class RevisionConflictError(Exception):
+    """Someone else changed the rule first (its revision is taken)."""
 
 
 class RouteStore:
     def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
         self.db: AsyncDatabase[Document] = client[database]
         self.routings = self.db["routings"]
+        self.assignments = self.db["assignments"]
+        self.rule_changes = self.db["rule_changes"]
+        self.notices = self.db["deadline_notices"]
+        self.extensions = self.db["extensions"]
 
     async def create_indexes(self) -> None:
         await self.routings.create_index([("appeal_id", ASCENDING)])
+        await self.assignments.create_index([("appeal_id", ASCENDING)])
+        await self.assignments.create_index([("watch_done", ASCENDING), ("due_at", ASCENDING)])
+        await self.rule_changes.create_index(
+            [("rule_id", ASCENDING), ("revision", ASCENDING)], unique=True
+        )
+        await self.notices.create_index([("published", ASCENDING), ("at", ASCENDING)])
+
+    # -- routing decisions -------------------------------------------------------------------
 
     async def record(self, decisions: Sequence[tuple[str, AppealRoutedV1]]) -> list[AppealRoutedV1]:
         """Store each decision once; return the events as first recorded (for republishing)."""
@@ -28,6 +61,7 @@ class RouteStore:
                 "territory": event.territory.code,
                 "executor": event.executor.code,
                 "rule_id": event.rule_id,
+                "rules_version": event.rules_version,
                 "answer_by": event.deadlines.answer_by,
                 "at": event.occurred_at,
                 "event": event.model_dump(mode="json", exclude_none=True),
@@ -36,3 +70,135 @@ class RouteStore:
         ]
         stored = await record_once(self.routings, documents)
         return [AppealRoutedV1.model_validate(doc["event"]) for doc in stored]
+
+    async def record_assignments(self, routed: Sequence[tuple[str, AppealRoutedV1]]) -> None:
+        """One document per body of each recorded decision (a redelivery finds them there)."""
+        documents = [
+            {
+                "_id": assignment.assignment_id,
+                "appeal_id": str(event.appeal_id),
+                "routing_id": routing_id,
+                "role": assignment.role.value,
+                "executor": assignment.executor.model_dump(mode="json", exclude_none=True),
+                "supervisor": assignment.supervisor.model_dump(mode="json", exclude_none=True)
+                if assignment.supervisor
+                else None,
+                "rule_id": assignment.rule_id,
+                "term": "answer",
+                "start": event.appeal.registered_at,
+                "due_at": assignment.answer_by,
+                "extended": False,
+                "watch_done": False,
+            }
+            for routing_id, event in routed
+            for assignment in event.assignments
+        ]
+        await insert_new(self.assignments, documents)
+
+    async def routed_event(self, routing_id: str) -> AppealRoutedV1 | None:
+        doc = await self.routings.find_one({"_id": routing_id}, {"event": 1})
+        return AppealRoutedV1.model_validate(doc["event"]) if doc else None
+
+    async def appeal_assignments(self, appeal_id: str) -> list[Document]:
+        return [doc async for doc in self.assignments.find({"appeal_id": appeal_id}).sort("_id")]
+
+    async def assignment(self, assignment_id: str) -> Document | None:
+        return await self.assignments.find_one({"_id": assignment_id})
+
+    # -- competence rules --------------------------------------------------------------------
+
+    async def changes_after(self, version: int) -> list[Change]:
+        cursor = self.rule_changes.find({"_id": {"$gt": version}}).sort("_id", ASCENDING)
+        return [Change.from_document(doc) async for doc in cursor]
+
+    async def seed(self, changes: Sequence[Change]) -> None:
+        """Insert the seed entries unless the log has any (replicas seeding at once agree: the
+        same file gives the same entries, duplicates are ignored)."""
+        if await self.rule_changes.find_one({}, {"_id": 1}) is None:
+            await insert_new(self.rule_changes, [c.document() for c in changes])
+
+    async def latest_change(self, rule_id: str) -> Change | None:
+        doc = await self.rule_changes.find_one(
+            {"rule_id": rule_id}, sort=[("revision", DESCENDING)]
+        )
+        return Change.from_document(doc) if doc else None
+
+    async def append_change(self, change: Change) -> Change:
+        """Claim the next log number for a change whose revision is already decided.
+
+        The unique ``(rule_id, revision)`` index makes a concurrent edit of the same rule fail
+        (:class:`RevisionConflictError`); a clash on the log number only means another rule changed
+        at the same moment, so the next number is tried.
+        """
+        for _ in range(MAX_CLAIM_ATTEMPTS):
+            last = await self.rule_changes.find_one({}, {"_id": 1}, sort=[("_id", DESCENDING)])
+            number = (int(last["_id"]) if last else 0) + 1
+            document = change.document() | {"_id": number}
+            try:
+                await self.rule_changes.insert_one(document)
+            except DuplicateKeyError:
+                taken = await self.rule_changes.find_one(
+                    {"rule_id": change.rule_id, "revision": change.revision}, {"_id": 1}
+                )
+                if taken is not None:
+                    raise RevisionConflictError(change.rule_id) from None
+                continue
+            return Change.from_document(document)
+        raise RevisionConflictError(change.rule_id)
+
+    async def audit(self, rule_id: str | None, limit: int) -> list[Document]:
+        query = {"rule_id": rule_id} if rule_id else {}
+        cursor = self.rule_changes.find(query).sort("_id", DESCENDING).limit(limit)
+        return [doc async for doc in cursor]
+
+    # -- deadlines ---------------------------------------------------------------------------
+
+    async def watch_candidates(self, due_before: datetime, limit: int) -> list[Document]:
+        query = {"watch_done": {"$ne": True}, "due_at": {"$lte": due_before}}
+        return [doc async for doc in self.assignments.find(query).sort("due_at").limit(limit)]
+
+    async def finish_watch(self, assignment_ids: Sequence[str]) -> None:
+        for batch in chunks(list(assignment_ids)):
+            await self.assignments.update_many(
+                {"_id": {"$in": list(batch)}}, {"$set": {"watch_done": True}}
+            )
+
+    async def record_notices(self, notices: Sequence[tuple[str, AppealDeadlineV1]]) -> list[str]:
+        """Insert notices keyed by their natural key; return the keys this call inserted."""
+        documents = [
+            {
+                "_id": key,
+                "assignment_id": event.assignment_id,
+                "kind": event.kind.value,
+                "published": False,
+                "at": event.occurred_at,
+                "event": event.model_dump(mode="json", exclude_none=True),
+            }
+            for key, event in notices
+        ]
+        existing = await insert_new(self.notices, documents)
+        return [key for key, _ in notices if key not in existing]
+
+    async def notices_by_key(self, keys: Sequence[str]) -> list[Document]:
+        cursor = self.notices.find({"_id": {"$in": list(keys)}}, {"_id": 1})
+        return [doc async for doc in cursor]
+
+    async def unpublished_notices(self, older_than: datetime, limit: int) -> list[Document]:
+        query = {"published": False, "at": {"$lte": older_than}}
+        return [doc async for doc in self.notices.find(query).sort("at").limit(limit)]
+
+    async def mark_published(self, keys: Sequence[str]) -> None:
+        for batch in chunks(list(keys)):
+            await self.notices.update_many(
+                {"_id": {"$in": list(batch)}}, {"$set": {"published": True}}
+            )
+
+    async def claim_extension(self, document: dict[str, Any]) -> bool:
+        """The one extension of an assignment; False when it was already extended."""
+        return not await insert_new(self.extensions, [document])
+
+    async def extend_assignment(self, assignment_id: str, due_at: datetime) -> None:
+        await self.assignments.update_one(
+            {"_id": assignment_id},
+            {"$set": {"due_at": due_at, "extended": True, "watch_done": False}},
+        )

@@ -1,0 +1,179 @@
+"""The SLA watcher: due-soon and overdue notices on appeals.deadline.v1, once each.
+
+Every replica runs it. A notice is an insert keyed by (assignment, term, kind, due time): only
+the replica whose insert succeeded publishes it, then marks it published. A notice recorded but
+not confirmed (the process died in between, Kafka was down) is re-published after a grace
+period by whichever replica looks — with the event id stored the first time, so the rare
+double is the same event and notify deduplicates it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from opentelemetry import trace
+from veche_shared.events import (
+    AppealDeadlineV1,
+    DeadlineKind,
+    Executor,
+    utc_now,
+)
+
+from .domain.deadlines import extended_due, notice_key, notice_kind
+from .storage import RouteStore
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer("veche.route.watcher")
+
+Publish = Callable[[AppealDeadlineV1], Awaitable[None]]
+
+
+class AssignmentNotFoundError(Exception):
+    pass
+
+
+class AlreadyExtendedError(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class WatchOutcome:
+    emitted: int
+    republished: int
+
+
+@dataclass(slots=True)
+class DeadlineWatcher:
+    store: RouteStore
+    publish: Publish
+    horizon: timedelta
+    interval: float
+    republish_after: timedelta
+    extension_max_days: int = 30
+    batch: int = 200
+    _task: asyncio.Task[None] | None = field(default=None, init=False)
+
+    async def tick(self, now: datetime | None = None) -> WatchOutcome:
+        now = now or utc_now()
+        with tracer.start_as_current_span("route deadline watch") as span:
+            candidates = await self.store.watch_candidates(now + self.horizon, self.batch)
+            due: list[tuple[dict[str, Any], DeadlineKind, str]] = []
+            finished: list[str] = []
+            for doc in candidates:
+                kind = notice_kind(doc["start"], doc["due_at"], now, self.horizon)
+                if kind is None:
+                    continue
+                if kind is DeadlineKind.OVERDUE:
+                    finished.append(doc["_id"])
+                due.append((doc, kind, notice_key(doc["_id"], "answer", kind, doc["due_at"])))
+            # A due-soon term stays a candidate until it is overdue: skip notices already made.
+            known = {d["_id"] for d in await self.store.notices_by_key([k for *_, k in due])}
+            notices: list[tuple[str, AppealDeadlineV1]] = []
+            for doc, kind, key in due:
+                if key not in known and (event := await self._event(doc, kind, doc["due_at"])):
+                    notices.append((key, event))
+            emitted = await self._record_and_publish(notices)
+            await self.store.finish_watch(finished)
+            republished = await self.republish(now)
+            span.set_attribute("veche.deadline.candidates", len(candidates))
+            span.set_attribute("veche.deadline.emitted", emitted)
+            return WatchOutcome(emitted, republished)
+
+    async def extend(self, assignment_id: str, days: int, reason: str, actor: str) -> datetime:
+        """The single extension of an answer term; the citizen is told (notify, EXTENDED)."""
+        doc = await self.store.assignment(assignment_id)
+        if doc is None:
+            raise AssignmentNotFoundError(assignment_id)
+        new_due = extended_due(doc["due_at"], days, self.extension_max_days)
+        claimed = await self.store.claim_extension(
+            {
+                "_id": assignment_id,
+                "days": days,
+                "reason": reason,
+                "actor": actor,
+                "at": utc_now(),
+                "before": doc["due_at"],
+                "after": new_due,
+            }
+        )
+        if not claimed:
+            raise AlreadyExtendedError(assignment_id)
+        await self.store.extend_assignment(assignment_id, new_due)
+        event = await self._event(doc, DeadlineKind.EXTENDED, new_due)
+        if event is not None:
+            key = notice_key(assignment_id, "answer", DeadlineKind.EXTENDED, new_due)
+            await self._record_and_publish([(key, event)])
+        return new_due
+
+    async def republish(self, now: datetime) -> int:
+        stale = await self.store.unpublished_notices(now - self.republish_after, self.batch)
+        await self._publish_documents(stale)
+        return len(stale)
+
+    async def _record_and_publish(self, notices: Sequence[tuple[str, AppealDeadlineV1]]) -> int:
+        inserted = await self.store.record_notices(notices)
+        mine = {key for key in inserted}
+        await self._publish_documents(
+            [
+                {"_id": key, "event": event.model_dump(mode="json")}
+                for key, event in notices
+                if key in mine
+            ]
+        )
+        return len(mine)
+
+    async def _publish_documents(self, documents: Sequence[dict[str, Any]]) -> None:
+        published: list[str] = []
+        try:
+            for document in documents:
+                await self.publish(AppealDeadlineV1.model_validate(document["event"]))
+                published.append(document["_id"])
+        finally:
+            await self.store.mark_published(published)
+
+    async def _event(
+        self, doc: dict[str, Any], kind: DeadlineKind, due_at: datetime
+    ) -> AppealDeadlineV1 | None:
+        routed = await self.store.routed_event(doc["routing_id"])
+        if routed is None:  # cannot happen: assignments are written after their routing
+            log.warning("assignment without routing", extra={"assignment": doc["_id"]})
+            return None
+        supervisor = doc.get("supervisor")
+        return AppealDeadlineV1(
+            appeal_id=routed.appeal_id,
+            appeal=routed.appeal,
+            assignment_id=doc["_id"],
+            kind=kind,
+            term=doc.get("term", "answer"),
+            due_at=due_at,
+            executor=Executor.model_validate(doc["executor"]),
+            supervisor=Executor.model_validate(supervisor) if supervisor else None,
+        )
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="deadline-watcher")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                outcome = await self.tick()
+                if outcome.emitted or outcome.republished:
+                    log.info(
+                        "deadline notices",
+                        extra={"emitted": outcome.emitted, "republished": outcome.republished},
+                    )
+            except Exception as error:  # store or broker down: the next tick tries again
+                log.warning("deadline watch failed", extra={"error_class": type(error).__name__})
+            await asyncio.sleep(self.interval)

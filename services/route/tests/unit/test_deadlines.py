@@ -1,0 +1,44 @@
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from veche_route.domain.deadlines import due_soon_at, extended_due, notice_key, notice_kind
+from veche_shared.events import DeadlineKind
+
+START = datetime(2026, 11, 2, 9, tzinfo=UTC)
+DUE = START + timedelta(days=30)
+HORIZON = timedelta(days=3)
+
+
+@pytest.mark.parametrize(
+    ("now", "kind"),
+    [
+        (START + timedelta(days=1), None),
+        (DUE - timedelta(days=3, seconds=1), None),
+        (DUE - timedelta(days=3), DeadlineKind.DUE_SOON),
+        (DUE - timedelta(seconds=1), DeadlineKind.DUE_SOON),
+        (DUE, DeadlineKind.OVERDUE),
+        (DUE + timedelta(days=10), DeadlineKind.OVERDUE),
+    ],
+)
+def test_notice_kind_by_time(now, kind):
+    assert notice_kind(START, DUE, now, HORIZON) is kind
+
+
+def test_a_short_term_is_not_due_soon_in_its_first_half():
+    due = START + timedelta(hours=2)
+    assert due_soon_at(START, due, HORIZON) == START + timedelta(hours=1)
+    assert notice_kind(START, due, START + timedelta(minutes=30), HORIZON) is None
+
+
+def test_an_extended_term_gets_its_own_notice_keys():
+    later = DUE + timedelta(days=30)
+    assert notice_key("a:1", "answer", DeadlineKind.OVERDUE, DUE) != notice_key(
+        "a:1", "answer", DeadlineKind.OVERDUE, later
+    )
+
+
+def test_extension_is_up_to_30_calendar_days_ending_on_a_working_day():
+    due = datetime(2025, 12, 9, 20, 59, 59, tzinfo=UTC)  # 23:59:59 Moscow, 9 December
+    assert extended_due(due, 30, 30).date() == date(2026, 1, 12)  # 8 January is a holiday
+    with pytest.raises(ValueError, match=r"1\.\.30 days"):
+        extended_due(due, 31, 30)
