@@ -58,6 +58,7 @@ class DeadlineWatcher:
     extension_max_days: int = 30
     batch: int = 200
     _task: asyncio.Task[None] | None = field(default=None, init=False)
+    _stopped: bool = field(default=False, init=False)
 
     async def tick(self, now: datetime | None = None) -> WatchOutcome:
         now = now or utc_now()
@@ -157,9 +158,12 @@ class DeadlineWatcher:
         )
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="deadline-watcher")
+        # FastStream may run after-startup hooks after a fast shutdown has begun: do not start.
+        if not self._stopped:
+            self._task = asyncio.create_task(self._run(), name="deadline-watcher")
 
     async def stop(self) -> None:
+        self._stopped = True
         if self._task:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,0 +1,261 @@
+"""Route on the real broker and store: copies, rule changes across replicas, the SLA watcher."""
+
+import asyncio
+from collections import Counter
+from contextlib import AsyncExitStack
+from datetime import timedelta
+
+import httpx
+import pytest
+from veche_route.app import create_app
+from veche_route.settings import RouteSettings
+from veche_shared.events import (
+    AppealDeadlineV1,
+    AppealRoutedV1,
+    AssignmentRole,
+    DeadlineKind,
+    Urgency,
+    utc_now,
+)
+from veche_shared.testing.app_runner import serving
+from veche_shared.testing.events import classified
+from veche_shared.testing.kafka_tools import TopicReader, produce
+from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_DEADLINE, APPEALS_ROUTED
+
+pytestmark = pytest.mark.integration
+ACTOR = {"X-Veche-Actor": "operator-7"}
+
+
+def settings_for(infra, namespace: str, **overrides: object) -> RouteSettings:
+    return RouteSettings(
+        namespace=namespace,
+        kafka_bootstrap=infra.kafka_bootstrap,
+        mongo_url=infra.mongo_url,
+        **overrides,
+    )
+
+
+def routed_of(records, *appeals) -> list[AppealRoutedV1]:
+    """The routed events of these appeals (the module's topics hold other tests' events too)."""
+    ids = {a.appeal_id for a in appeals}
+    events = [AppealRoutedV1.from_bytes(r.value) for r in records]
+    return [e for e in events if e.appeal_id in ids]
+
+
+async def wait_routed(reader: TopicReader, *appeals) -> list[AppealRoutedV1]:
+    records = await reader.wait_for(lambda rs: len(routed_of(rs, *appeals)) >= len(appeals), 60)
+    return routed_of(records, *appeals)
+
+
+async def test_waste_appeal_is_routed_to_the_operator_with_a_copy_and_a_redirect_notice(
+    infra, topics, mongo
+):
+    settings = settings_for(infra, topics)
+    event = classified(topic="waste", text="В Алексине третью неделю не вывозят мусор")
+    async with (
+        serving(create_app(settings)) as base,
+        TopicReader(infra.kafka_bootstrap, settings.topic_name(APPEALS_ROUTED)) as out,
+        httpx.AsyncClient(base_url=base) as client,
+    ):
+        await produce(
+            infra.kafka_bootstrap, settings.topic_name(APPEALS_CLASSIFIED), [event.to_bytes()]
+        )
+        (routed,) = await wait_routed(out, event)
+        listed = (await client.get(f"/appeals/{event.appeal_id}/assignments")).json()
+
+    assert routed.territory.code == "aleksin"
+    assert routed.redirected is True
+    assert routed.redirect_notice_by == routed.deadlines.redirect_by
+    assert [(a.role, a.executor.code) for a in routed.assignments] == [
+        (AssignmentRole.PRIMARY, "tko-operator"),
+        (AssignmentRole.COPY, "aleksin:improvement"),
+    ]
+    assert all(a.answer_by > event.appeal.registered_at for a in routed.assignments)
+    assert routed.rules_version is not None
+    assert routed.rules_version > 0
+    assert [a["executor"]["code"] for a in listed["assignments"]] == [
+        "aleksin:improvement",
+        "tko-operator",
+    ]
+    stored = await mongo[settings.database]["assignments"].count_documents(
+        {"appeal_id": str(event.appeal_id)}
+    )
+    assert stored == 2
+
+
+async def test_a_rule_change_through_one_replica_applies_to_the_next_appeal_in_another(
+    infra, topics, mongo
+):
+    settings = settings_for(infra, topics)
+    bootstrap, source = infra.kafka_bootstrap, settings.topic_name(APPEALS_CLASSIFIED)
+    before = classified(topic="roads", text="В Алексине разбита дорога")
+    after = classified(topic="roads", text="В Алексине снова разбита дорога")
+    async with AsyncExitStack() as stack:
+        replica_b = await stack.enter_async_context(serving(create_app(settings)))
+        out = await stack.enter_async_context(
+            TopicReader(bootstrap, settings.topic_name(APPEALS_ROUTED))
+        )
+        b = await stack.enter_async_context(httpx.AsyncClient(base_url=replica_b))
+        await produce(bootstrap, source, [before.to_bytes()])
+        (first,) = await wait_routed(out, before)
+        assert first.executor.code == "aleksin:roads"
+
+        async with (
+            serving(create_app(settings)) as replica_a,
+            httpx.AsyncClient(base_url=replica_a) as a,
+        ):
+            rule = (await a.get("/rules/roads-municipal")).json()
+            changed = rule | {
+                "level": "regional",
+                "executor": {
+                    "body": "road-agency",
+                    "organisation": "ГКУ ТО «Тулаупрдор»",
+                    "contact_email": "roads@region71.example.gov.ru",
+                },
+                "priority": 400,
+            }
+            update = await a.put(
+                "/rules/roads-municipal",
+                json=changed,
+                headers=ACTOR | {"If-Match": f'"{rule["version"]}"'},
+            )
+            assert update.status_code == 200, update.text
+            new_version = update.json()["rules_version"]
+        # replica A is gone: B alone consumes the next appeal, with the rules it folds itself
+        await produce(bootstrap, source, [after.to_bytes()])
+        (second,) = await wait_routed(out, after)
+        assert second.executor.code == "road-agency"
+        assert second.rule_id == "roads-municipal"
+        assert second.rules_version == new_version > first.rules_version
+        seen_by_b = (await b.get("/rules/roads-municipal")).json()
+        assert seen_by_b["version"] == rule["version"] + 1
+
+        audit = (await b.get("/rules/audit", params={"rule_id": "roads-municipal"})).json()
+        latest = audit["changes"][0]
+        assert latest["actor"] == "operator-7"
+        assert latest["operation"] == "update"
+        assert latest["before"]["executor"] == {"from_municipality": "roads"}
+        assert latest["after"]["executor"]["body"] == "road-agency"
+
+
+async def test_admin_api_validates_and_refuses_stale_or_anonymous_changes(infra, topics):
+    settings = settings_for(infra, topics)
+    async with (
+        serving(create_app(settings)) as base,
+        httpx.AsyncClient(base_url=base) as client,
+    ):
+        new_rule = {
+            "id": "animals-shelter-novomoskovsk",
+            "topic": "animals",
+            "territory": "novomoskovsk",
+            "level": "municipal",
+            "executor": {"from_municipality": "animals"},
+            "priority": 250,
+        }
+        assert (await client.post("/rules", json=new_rule)).status_code == 422  # no actor
+        invalid = new_rule | {"topic": "zoo", "territory": "moscow"}
+        refused = await client.post("/rules", json=invalid, headers=ACTOR)
+        assert refused.status_code == 422
+        assert any("unknown topic" in reason for reason in refused.json()["detail"])
+        assert any("unknown municipality" in reason for reason in refused.json()["detail"])
+        both = new_rule | {"copy": True, "fallback": True}
+        assert (await client.post("/rules", json=both, headers=ACTOR)).status_code == 422
+
+        created = await client.post("/rules", json=new_rule, headers=ACTOR)
+        assert created.status_code == 201, created.text
+        assert created.headers["ETag"] == '"1"'
+        assert (await client.post("/rules", json=new_rule, headers=ACTOR)).status_code == 409
+
+        path = f"/rules/{new_rule['id']}"
+        edit = new_rule | {"priority": 260}
+        assert (await client.put(path, json=edit, headers=ACTOR)).status_code == 428
+        racing = await asyncio.gather(
+            client.put(path, json=edit, headers=ACTOR | {"If-Match": '"1"'}),
+            client.put(path, json=edit | {"priority": 270, "version": 1}, headers=ACTOR),
+        )
+        assert sorted(r.status_code for r in racing) == [200, 409]
+        stale = await client.delete(path, headers=ACTOR | {"If-Match": '"1"'})
+        assert stale.status_code == 409
+        assert stale.headers["ETag"] == '"2"'
+        deleted = await client.delete(path, headers=ACTOR | {"If-Match": '"2"'})
+        assert deleted.status_code == 200
+        assert (await client.get(path)).status_code == 404
+        history = (await client.get("/rules/audit", params={"rule_id": new_rule["id"]})).json()
+        assert [c["operation"] for c in history["changes"]] == ["delete", "update", "create"]
+
+
+async def test_watcher_emits_each_notice_once_across_two_replicas_and_extends_once(
+    infra, topics, mongo
+):
+    settings = settings_for(
+        infra, topics, watch_interval_s=0.2, due_soon_hours=1.0, notice_republish_s=30
+    )
+    now = utc_now()
+    # emergencies, critical: a 2-hour term. Registered 3 h ago: overdue; 1.5 h ago: due soon.
+    overdue = classified(
+        topic="emergencies",
+        urgency=Urgency.CRITICAL,
+        text="В Алексине прорвало дамбу, затоплена улица",
+        registered_at=now - timedelta(hours=3),
+    )
+    due_soon = classified(
+        topic="emergencies",
+        urgency=Urgency.CRITICAL,
+        text="В Алексине пожар в частном доме",
+        registered_at=now - timedelta(minutes=90),
+    )
+    bootstrap = infra.kafka_bootstrap
+    async with (
+        TopicReader(bootstrap, settings.topic_name(APPEALS_ROUTED)) as routed_out,
+        TopicReader(bootstrap, settings.topic_name(APPEALS_DEADLINE)) as deadline_out,
+        serving(create_app(settings)) as first,
+        serving(create_app(settings)),
+        httpx.AsyncClient(base_url=first) as client,
+    ):
+        await produce(
+            bootstrap,
+            settings.topic_name(APPEALS_CLASSIFIED),
+            [overdue.to_bytes(), due_soon.to_bytes()],
+        )
+        routed = await wait_routed(routed_out, overdue, due_soon)
+        assert all(len(r.assignments) == 2 for r in routed)  # МЧС + the town's ЕДДС copy
+        await deadline_out.wait_count(4, timeout=30)
+        await asyncio.sleep(2)  # ten more ticks of each watcher
+        records = list(await deadline_out.settle(quiet=1.5))  # a copy: the reader goes on
+
+        soon_assignment = next(
+            a.assignment_id
+            for r in routed
+            if r.appeal_id == due_soon.appeal_id
+            for a in r.assignments
+            if a.role is AssignmentRole.PRIMARY
+        )
+        extension = {"days": 30, "reason": "нужна экспертиза"}
+        url = f"/assignments/{soon_assignment}/extension"
+        extended = await client.post(url, json=extension, headers=ACTOR)
+        assert extended.status_code == 200, extended.text
+        assert (await client.post(url, json=extension, headers=ACTOR)).status_code == 409
+        unknown = await client.post("/assignments/nope/extension", json=extension, headers=ACTOR)
+        assert unknown.status_code == 404
+        await deadline_out.wait_count(len(records) + 1, timeout=30)
+        after_extension = await deadline_out.settle(quiet=1.5)
+
+    events = [AppealDeadlineV1.from_bytes(r.value) for r in records]
+    counts = Counter((str(e.appeal_id), e.assignment_id, e.kind) for e in events)
+    assert len(events) == 4, counts
+    assert set(counts.values()) == {1}
+    kinds = {(e.appeal_id, e.kind) for e in events}
+    assert kinds == {
+        (overdue.appeal_id, DeadlineKind.OVERDUE),
+        (due_soon.appeal_id, DeadlineKind.DUE_SOON),
+    }
+    escalated = [e for e in events if e.kind is DeadlineKind.OVERDUE]
+    assert all(e.supervisor is not None for e in escalated)
+    assert all(e.supervisor.code == "governor-office" for e in escalated)
+
+    late = [AppealDeadlineV1.from_bytes(r.value) for r in after_extension[len(records) :]]
+    assert [(e.assignment_id, e.kind) for e in late] == [(soon_assignment, DeadlineKind.EXTENDED)]
+    assert late[0].due_at > events[0].due_at
+    notices = mongo[settings.database]["deadline_notices"]
+    assert await notices.count_documents({}) == 5
+    assert await notices.count_documents({"published": False}) == 0
