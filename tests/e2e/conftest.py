@@ -6,6 +6,7 @@ import pytest
 from veche_shared.devtools.stack import Stack
 
 PORT_OFFSET = 100  # beside a developer's `make up` on 8000-8003 / 4318
+DEV_KEY = "e2e-executor-system-key"
 
 
 @pytest.fixture(scope="module")
@@ -18,6 +19,7 @@ def stack(infra, topics, tmp_path_factory):
             "VECHE_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
             "VECHE_MONGO_URL": infra.mongo_url,
             "VECHE_BATCH_TIMEOUT_MS": "20",
+            "VECHE_OPEN311_DEV_KEY": DEV_KEY,
         },
         port_offset=PORT_OFFSET,
     )

@@ -15,7 +15,7 @@ from veche_shared.kafka import DLQ_ERROR_CLASS, DLQ_ORIGINAL_TOPIC
 from veche_shared.testing.kafka_tools import TopicReader, produce, until
 from veche_shared.topics import APPEALS_NOTIFIED, APPEALS_RECEIVED
 
-from .conftest import PORT_OFFSET
+from .conftest import DEV_KEY, PORT_OFFSET
 
 pytestmark = pytest.mark.e2e
 
@@ -139,3 +139,45 @@ async def test_restarting_a_service_while_appeals_flow_loses_none(stack, service
         views = await wait_notified(client, [a["appeal_id"] for a in accepted], timeout=120)
     assert len(views) == 40
     assert_each_stage_once(views)
+
+
+async def test_the_answer_closes_the_appeal_and_the_citizen_is_told_once(stack):
+    async with httpx.AsyncClient(base_url=INGEST, timeout=30) as client:
+        [accepted] = await post_appeals(client, 1)
+        appeal_id = accepted["appeal_id"]
+        await wait_notified(client, [appeal_id])
+        answer = {
+            "executor_code": "aleksin-admin",
+            "organisation": "Администрация муниципального образования город Алексин",
+            "answered_at": "2026-12-01T10:00:00+03:00",
+            "outcome": "resolved",
+        }
+        headers = {"X-Api-Key": DEV_KEY}
+        for _ in range(2):  # a retried answer closes once and notifies once
+            response = await client.post(
+                f"/appeals/{appeal_id}/answer", json=answer, headers=headers
+            )
+            assert response.status_code in (200, 201)
+
+        async def answered_and_told() -> dict | None:
+            view = (await client.get(f"/appeals/{appeal_id}")).json()
+            told = [
+                n
+                for entry in view["timeline"]
+                if entry["stage"] == "notified"
+                for n in entry["notifications"]
+                if n["kind"] == "answered"
+            ]
+            return view if view["status"] == "answered" and told else None
+
+        view = await until(answered_and_told, timeout=60)
+    told = [
+        n
+        for entry in view["timeline"]
+        if entry["stage"] == "notified"
+        for n in entry["notifications"]
+        if n["kind"] == "answered"
+    ]
+    assert len(told) == 1
+    assert told[0]["recipient"] == "citizen"
+    assert told[0]["status"] == "sent"  # delivered to the local mail sink over SMTP

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .events import (
+    AppealAnsweredV1,
     AppealClassifiedV1,
     AppealDeadlineV1,
     AppealNotifiedV1,
@@ -58,6 +59,9 @@ APPEALS_DEADLINE = Topic(
 APPEALS_NOTIFIED = Topic(
     "appeals.notified.v1", AppealNotifiedV1, 6, 14 * DAY_MS, "notifications recorded or sent"
 )
+APPEALS_ANSWERED = Topic(
+    "appeals.answered.v1", AppealAnsweredV1, 6, 14 * DAY_MS, "the answer sent: appeal closed"
+)
 
 PIPELINE: tuple[Topic, ...] = (
     APPEALS_RECEIVED,
@@ -65,6 +69,7 @@ PIPELINE: tuple[Topic, ...] = (
     APPEALS_ROUTED,
     APPEALS_DEADLINE,
     APPEALS_NOTIFIED,
+    APPEALS_ANSWERED,
 )
 
 

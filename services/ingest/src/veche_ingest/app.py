@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
 from opentelemetry import context
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.propagate import extract
-from veche_shared.events import AppealReceivedV1
+from veche_shared.events import Event
 from veche_shared.runtime import Runtime
 from veche_shared.service import ServiceApp
-from veche_shared.topics import APPEALS_RECEIVED
+from veche_shared.topics import APPEALS_ANSWERED, APPEALS_RECEIVED, Topic
 
+from .closing import Closer
 from .handlers import register_handlers
 from .http import BodySizeLimit, create_api
 from .outbox import OutboxRelay, Publish, PublishedMarks
@@ -26,15 +27,19 @@ DEV_CLIENT = "local-dev"
 
 def received_publisher(runtime: Runtime, settings: IngestSettings) -> Publish:
     """Publish an appeal's received event under the trace context stored with it."""
-    topic = settings.topic_name(APPEALS_RECEIVED)
+    return event_publisher(runtime, settings, APPEALS_RECEIVED)
+
+
+def event_publisher(
+    runtime: Runtime, settings: IngestSettings, topic: Topic
+) -> Callable[[Event, Mapping[str, str]], Awaitable[None]]:
+    """Publish an appeal's event under the trace context stored with the appeal."""
+    name = settings.topic_name(topic)
     publisher = runtime.broker.publisher(
-        topic,
-        schema=AppealReceivedV1,
-        title=f"{topic}:publish",
-        description=APPEALS_RECEIVED.description,
+        name, schema=topic.event, title=f"{name}:publish", description=topic.description
     )
 
-    async def publish(event: AppealReceivedV1, trace_headers: Mapping[str, str]) -> None:
+    async def publish(event: Event, trace_headers: Mapping[str, str]) -> None:
         # The producer span (and the traceparent it injects) continues the context stored at
         # registration: the same trace whether the request or, later, the relay publishes.
         token = context.attach(extract(dict(trace_headers)))
@@ -90,7 +95,8 @@ def create_app(settings: IngestSettings | None = None) -> ServiceApp:
         if settings.open311_dev_key is not None:
             await store.add_api_client(DEV_CLIENT, settings.open311_dev_key.get_secret_value())
 
-    api = create_api(intake.registrar, store, settings)
+    closer = Closer(store, event_publisher(runtime, settings, APPEALS_ANSWERED))
+    api = create_api(intake.registrar, store, settings, closer)
     FastAPIInstrumentor.instrument_app(api, tracer_provider=runtime.tracer_provider)
     return runtime.app(
         on_startup=[prepare_store],

@@ -37,6 +37,7 @@ class IngestStore:
         self.intake_keys = self.db["intake_keys"]
         self.registrations = self.db["registrations"]
         self.api_clients = self.db["api_clients"]
+        self.answers = self.db["answers"]
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_claimed: dict[str, int] = {}
         # Updates of one appeal document are serialised within the process: FerretDB applies an
@@ -206,6 +207,18 @@ class IngestStore:
         )
         items = [d async for d in cursor]
         return items, await self.appeals.count_documents(filters)
+
+    # -- answers -------------------------------------------------------------------------
+
+    async def record_answer(self, answer: Mapping[str, Any]) -> tuple[Document, bool]:
+        """Store an appeal's answer once; return the stored one and whether it was already there."""
+        existing = await insert_new(self.answers, [answer])
+        if not existing:
+            return dict(answer), False
+        stored = await self.answers.find_one({"_id": answer["_id"]})
+        if stored is None:
+            raise LookupError(f"answer {answer['_id']} vanished")
+        return stored, True
 
     # -- Open311 clients -----------------------------------------------------------------
 

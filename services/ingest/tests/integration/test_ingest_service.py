@@ -24,7 +24,10 @@ async def ingest(infra, topics):
     settings = IngestSettings(
         namespace=topics, kafka_bootstrap=infra.kafka_bootstrap, mongo_url=infra.mongo_url
     )
-    async with serving(create_app(settings)) as url, httpx.AsyncClient(base_url=url) as client:
+    async with (
+        serving(create_app(settings)) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+    ):
         yield client, settings
 
 

@@ -63,11 +63,12 @@ def test_open311_post_needs_a_known_service_and_a_location():
 def test_open311_filters_follow_the_spec():
     by_id = request_filters({"service_request_id": "71-2026-000001,71-2026-000002"})
     assert by_id == {"registration_number": {"$in": ["71-2026-000001", "71-2026-000002"]}}
-    assert request_filters({"status": "closed"}) is None
+    assert request_filters({"status": "closed"})["stage_rank"] == 4  # answered
+    assert request_filters({"status": "open"})["stage_rank"] == {"$lt": 4}
+    assert "stage_rank" not in request_filters({"status": "open,closed"})
     windowed = request_filters(
         {"service_code": "roads", "start_date": "2026-01-01T00:00:00Z", "status": "open"}
     )
-    assert windowed is not None
     assert windowed["registered_at"]["$gte"] == datetime(2026, 1, 1, tzinfo=UTC)
     with pytest.raises(Open311Error):
         request_filters({"end_date": "yesterday"})

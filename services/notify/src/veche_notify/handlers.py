@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from faststream.kafka import KafkaBroker
 from veche_shared.events import (
+    AppealAnsweredV1,
     AppealDeadlineV1,
     AppealNotifiedV1,
     AppealRoutedV1,
@@ -25,10 +26,16 @@ from veche_shared.events import (
 from veche_shared.kafka import dead_letter_headers
 from veche_shared.mongo import Document
 from veche_shared.pipeline import BatchConsumer, Item, Publication, store_spans
-from veche_shared.topics import APPEALS_DEADLINE, APPEALS_NOTIFIED, APPEALS_ROUTED, Topic
+from veche_shared.topics import (
+    APPEALS_ANSWERED,
+    APPEALS_DEADLINE,
+    APPEALS_NOTIFIED,
+    APPEALS_ROUTED,
+    Topic,
+)
 
 from .delivery import Deliverer
-from .domain.plan import Planned, Subscription, plan_deadline, plan_routed
+from .domain.plan import Planned, Subscription, plan_answered, plan_deadline, plan_routed
 from .domain.render import Renderer
 from .settings import NotifySettings
 from .storage import NotifyStore
@@ -203,7 +210,7 @@ class NotifyStage:
 def _outcome(
     event: Event, plans: Sequence[Planned], final: dict[str, Document]
 ) -> AppealNotifiedV1:
-    if not isinstance(event, AppealRoutedV1 | AppealDeadlineV1):
+    if not isinstance(event, AppealRoutedV1 | AppealDeadlineV1 | AppealAnsweredV1):
         raise TypeError(f"notify does not consume {type(event).__name__}")
     registration_number = event.appeal.registration_number
     seen: set[str] = set()
@@ -231,4 +238,5 @@ def register_handlers(
     stage = NotifyStage(broker, settings, store, renderer, deliverer)
     stage.consumer(APPEALS_ROUTED, plan_routed, always_report=True)
     stage.consumer(APPEALS_DEADLINE, plan_deadline, always_report=False)
+    stage.consumer(APPEALS_ANSWERED, plan_answered, always_report=False)
     return stage

@@ -1,6 +1,8 @@
 """Wire contracts of the appeal pipeline: the one schema source for every service."""
 
 from .appeal import (
+    AnswerOutcome,
+    AppealAnsweredV1,
     AppealClassifiedV1,
     AppealDeadlineV1,
     AppealNotifiedV1,
@@ -31,6 +33,8 @@ from .appeal import (
 from .base import Contract, Event, new_event_id, utc_now
 
 __all__ = [
+    "AnswerOutcome",
+    "AppealAnsweredV1",
     "AppealClassifiedV1",
     "AppealDeadlineV1",
     "AppealNotifiedV1",

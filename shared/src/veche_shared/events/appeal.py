@@ -254,6 +254,25 @@ class NotificationV1(Contract):
     sent_at: AwareDatetime | None = Field(default=None, description="when the channel accepted it")
 
 
+class AnswerOutcome(StrEnum):
+    RESOLVED = "resolved"  # the problem was fixed
+    EXPLAINED = "explained"  # an explanation was given (the question needed no action)
+    DECLINED = "declined"  # refused on the merits, with reasons
+
+
+class AppealAnsweredV1(Event):
+    """The competent body has answered the citizen: the appeal is closed (59-ФЗ ст. 10)."""
+
+    schema_name: ClassVar[str] = "appeal.answered"
+    appeal: AppealSnapshot
+    executor: Executor
+    answered_at: AwareDatetime
+    outcome: AnswerOutcome
+    answer_ref: str | None = Field(
+        default=None, max_length=100, description="the body's outgoing letter number"
+    )
+
+
 class AppealNotifiedV1(Event):
     schema_name: ClassVar[str] = "appeal.notified"
     registration_number: str
@@ -265,6 +284,8 @@ class AppealNotifiedV1(Event):
 
 
 __all__ = [
+    "AnswerOutcome",
+    "AppealAnsweredV1",
     "AppealClassifiedV1",
     "AppealDeadlineV1",
     "AppealNotifiedV1",

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from veche_shared.events import (
+    AppealAnsweredV1,
     AppealClassifiedV1,
     AppealNotifiedV1,
     AppealReceivedV1,
@@ -23,6 +24,7 @@ class Stage(StrEnum):
     CLASSIFIED = "classified"
     ROUTED = "routed"
     NOTIFIED = "notified"
+    ANSWERED = "answered"  # closed: the body's answer was sent to the citizen
 
 
 STAGE_ORDER = {stage: position for position, stage in enumerate(Stage)}
@@ -77,6 +79,12 @@ def _summarise(event: Event) -> tuple[Stage, dict[str, Any]]:
                     }
                     for n in event.notifications
                 ]
+            }
+        case AppealAnsweredV1():
+            return Stage.ANSWERED, {
+                "executor": event.executor.organisation,
+                "outcome": event.outcome.value,
+                "answered_at": event.answered_at.isoformat(),
             }
     raise TypeError(f"no timeline stage for {type(event).__name__}")
 

@@ -7,6 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..closing import Closer
 from ..registrar import IdempotencyConflictError, Registrar
 from ..settings import IngestSettings
 from ..storage import IngestStore
@@ -27,7 +28,9 @@ DESCRIPTION = """\
 """
 
 
-def create_api(registrar: Registrar, store: IngestStore, settings: IngestSettings) -> FastAPI:
+def create_api(
+    registrar: Registrar, store: IngestStore, settings: IngestSettings, closer: Closer
+) -> FastAPI:
     api = FastAPI(
         title="Veche ingest",
         summary="Citizen appeals in; their lifecycle out.",
@@ -38,7 +41,7 @@ def create_api(registrar: Registrar, store: IngestStore, settings: IngestSetting
     )
     api.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     api.add_exception_handler(IdempotencyConflictError, idempotency_conflict)  # type: ignore[arg-type]
-    api.include_router(appeals_router(registrar, store))
+    api.include_router(appeals_router(registrar, store, closer))
     api.include_router(channels_router(registrar, store, settings))
     api.include_router(open311_router(registrar, store, settings))
     return api

@@ -6,22 +6,26 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, status
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime
 from veche_shared.events import Channel
 
+from ..closing import AnswerConflictError, Closer
+from ..domain.answers import AnswerSubmission
 from ..domain.intake import AppealSubmission
 from ..domain.timeline import STAGE_ORDER, Stage
 from ..registrar import Registrar
 from ..storage import IngestStore
-from .common import ACCEPT_RESPONSES, AppealAccepted, accepted_response
+from .common import ACCEPT_RESPONSES, AppealAccepted, accepted_response, client_system
 
 MAX_PAGE = 200
 
 
-def appeals_router(registrar: Registrar, store: IngestStore) -> APIRouter:
+def appeals_router(registrar: Registrar, store: IngestStore, closer: Closer) -> APIRouter:
     router = APIRouter(tags=["appeals"])
+    authenticated = Depends(client_system(store))
 
     @router.post(
         "/appeals",
@@ -82,6 +86,42 @@ def appeals_router(registrar: Registrar, store: IngestStore) -> APIRouter:
         if view is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no appeal {appeal_id}")
         return view
+
+    @router.post(
+        "/appeals/{appeal_id}/answer",
+        status_code=status.HTTP_201_CREATED,
+        summary="Ответ дан: закрыть обращение (система исполнителя, X-Api-Key)",
+        responses={
+            200: {"description": "the same answer again (replayed)"},
+            404: {"description": "no such appeal"},
+            409: {"description": "the appeal already has a different answer"},
+            503: {"description": "stored; Kafka did not confirm — retry (same answer, no double)"},
+        },
+    )
+    async def answer_appeal(
+        appeal_id: uuid.UUID, answer: AnswerSubmission, client: str = authenticated
+    ) -> JSONResponse:
+        try:
+            closed = await closer.answer(str(appeal_id), answer)
+        except AnswerConflictError as error:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from error
+        except KafkaError as error:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                "answer stored, not yet confirmed by Kafka: retry the same request",
+                headers={"Retry-After": "5"},
+            ) from error
+        if closed is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no appeal {appeal_id}")
+        return JSONResponse(
+            status_code=status.HTTP_200_OK if closed.replayed else status.HTTP_201_CREATED,
+            content={
+                "appeal_id": str(appeal_id),
+                "status": Stage.ANSWERED.value,
+                "outcome": closed.event.outcome.value,
+                "replayed": closed.replayed,
+            },
+        )
 
     return router
 

@@ -22,7 +22,7 @@ from veche_shared.events import utc_now
 from veche_shared.taxonomy import TopicInfo, topics
 
 from ..domain.channels import Open311Request
-from ..domain.timeline import Stage
+from ..domain.timeline import STAGE_ORDER, Stage
 from ..registrar import IdempotencyConflictError, Registrar
 from ..settings import IngestSettings
 from ..storage import IngestStore
@@ -95,8 +95,6 @@ def open311_router(registrar: Registrar, store: IngestStore, settings: IngestSet
         async def answer() -> Any:
             check_jurisdiction(request)
             filters = request_filters(request.query_params)
-            if filters is None:
-                return []
             found, _ = await store.list_appeals(filters, limit=MAX_RESULTS, offset=0)
             return [request_entry(appeal, services) for appeal in found]
 
@@ -159,14 +157,16 @@ def parse_request(form: Mapping[str, str], services: Mapping[str, TopicInfo]) ->
     return submitted
 
 
-def request_filters(params: Mapping[str, str]) -> dict[str, Any] | None:
-    """The spec's filters as a store query; None when the query can match nothing."""
+def request_filters(params: Mapping[str, str]) -> dict[str, Any]:
+    """The spec's filters as a store query."""
     if ids := _listed(params.get("service_request_id")):
         return {"registration_number": {"$in": ids}}  # overrides every other filter (spec)
     statuses = _listed(params.get("status")) or ["open", "closed"]
-    if "open" not in statuses:
-        return None  # no appeal is closed yet: answers are outside the pipeline so far
     filters: dict[str, Any] = {}
+    if "open" not in statuses:
+        filters["stage_rank"] = STAGE_ORDER[Stage.ANSWERED]  # closed = answered
+    elif "closed" not in statuses:
+        filters["stage_rank"] = {"$lt": STAGE_ORDER[Stage.ANSWERED]}
     if codes := _listed(params.get("service_code")):
         filters["$or"] = [{"topic": {"$in": codes}}, {"topic_hint": {"$in": codes}}]
     end = _date(params.get("end_date"), "end_date") or utc_now()
@@ -209,7 +209,7 @@ def request_entry(appeal: Mapping[str, Any], services: Mapping[str, TopicInfo]) 
     topic = services.get(code) if code else None
     return {
         "service_request_id": appeal["registration_number"],
-        "status": "open",
+        "status": "closed" if stage is Stage.ANSWERED else "open",
         "status_notes": STATUS_NOTES[stage],
         "service_name": topic.name if topic else None,
         "service_code": code,
@@ -226,6 +226,7 @@ STATUS_NOTES = {
     Stage.CLASSIFIED: "определена тема",
     Stage.ROUTED: "направлено исполнителю",
     Stage.NOTIFIED: "заявитель уведомлён",
+    Stage.ANSWERED: "дан ответ, обращение закрыто",
 }
 
 

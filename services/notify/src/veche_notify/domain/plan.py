@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from veche_shared.events import (
+    AppealAnsweredV1,
     AppealDeadlineV1,
     AppealRoutedV1,
     AppealSnapshot,
@@ -38,7 +39,7 @@ class Kind(StrEnum):
     REGISTERED = "registered"  # confirmation with the registration number
     REDIRECTED = "redirected"  # 59-ФЗ ст. 8 notice that another body will answer
     EXTENDED = "extended"  # 59-ФЗ ст. 12 ч. 2: the answer term was extended
-    ANSWERED = "answered"  # the answer was sent, the appeal is closed (no event announces it yet)
+    ANSWERED = "answered"  # the answer was sent, the appeal is closed (appeals.answered.v1)
     # executor / supervisor
     ASSIGNED = "assigned"  # a new appeal to answer, with topic, urgency and deadline
     DUE_SOON = "due_soon"  # reminder before the term ends
@@ -160,6 +161,27 @@ def plan_deadline(
             subscriptions,
         )
     )
+    return [p for p in planned if p is not None]
+
+
+def plan_answered(
+    event: AppealAnsweredV1, subscriptions: Sequence[Subscription] = ()
+) -> list[Planned]:
+    """The citizen learns the appeal is answered and closed; subscribers get the fact."""
+    appeal_id = str(event.appeal_id)
+    variables = _appeal_variables(event.appeal) | {
+        "executor": event.executor,
+        "answered_at": event.answered_at,
+        "outcome": event.outcome.value,
+    }
+    planned = [_to_citizen(event.appeal, appeal_id, Kind.ANSWERED, "", variables)]
+    payload = {
+        "registration_number": event.appeal.registration_number,
+        "answered_at": event.answered_at.isoformat(),
+        "outcome": event.outcome.value,
+        "executor": _body_json(event.executor),
+    }
+    planned.extend(_webhooks(appeal_id, "appeal.answered", "", payload, subscriptions))
     return [p for p in planned if p is not None]
 
 
