@@ -1,14 +1,15 @@
-"""appeals.classified.v1 -> territory, competence, deadlines -> appeals.routed.v1."""
+"""appeals.classified.v1 -> territory, competence, deadlines -> appeals.routed.v1;
+appeals.answered.v1 -> the appeal's terms are no longer watched."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from faststream.kafka import KafkaBroker
-from veche_shared.events import AppealClassifiedV1, AppealRoutedV1
+from veche_shared.events import AppealAnsweredV1, AppealClassifiedV1, AppealRoutedV1
 from veche_shared.pipeline import BatchConsumer, Item, Publication, store_spans
 from veche_shared.settings import ServiceSettings
-from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_ROUTED
+from veche_shared.topics import APPEALS_ANSWERED, APPEALS_CLASSIFIED, APPEALS_ROUTED
 
 from .domain.routing import Router
 from .rulebook import RuleSource
@@ -45,5 +46,19 @@ def register_handlers(
     consumer = BatchConsumer(
         broker, settings, topic=APPEALS_CLASSIFIED, handler=route_batch, outputs=[APPEALS_ROUTED]
     )
+    consumer.subscribe()
+    return consumer
+
+
+def register_answer_handler(
+    broker: KafkaBroker, settings: ServiceSettings, store: RouteStore
+) -> BatchConsumer[AppealAnsweredV1]:
+    async def close_batch(items: Sequence[Item[AppealAnsweredV1]]) -> Sequence[Publication]:
+        answers = [(str(item.event.appeal_id), item.event.answered_at) for item in items]
+        with store_spans(items, "update_many", "assignments", store.db.name):
+            await store.close_appeals(answers)
+        return []
+
+    consumer = BatchConsumer(broker, settings, topic=APPEALS_ANSWERED, handler=close_batch)
     consumer.subscribe()
     return consumer

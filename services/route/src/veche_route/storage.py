@@ -7,7 +7,9 @@
   ``(rule_id, revision)``): the audit trail and the source every replica folds its rules from;
 * ``deadline_notices`` — one per assignment, term, kind and due time: the watcher emits an
   event only for the notice it inserted, so replicas and restarts never double it;
-* ``extensions`` — the single 59-ФЗ extension per assignment (``_id`` = assignment id).
+* ``extensions`` — the single 59-ФЗ extension per assignment (``_id`` = assignment id);
+* ``answers`` — appeals closed by an answer (``_id`` = appeal id): their terms are not watched,
+  even when the answer overtakes the routing.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class RouteStore:
         self.rule_changes = self.db["rule_changes"]
         self.notices = self.db["deadline_notices"]
         self.extensions = self.db["extensions"]
+        self.answers = self.db["answers"]
 
     async def create_indexes(self) -> None:
         await self.routings.create_index([("appeal_id", ASCENDING)])
@@ -93,7 +96,24 @@ class RouteStore:
             for routing_id, event in routed
             for assignment in event.assignments
         ]
+        closed = await self._answered({str(event.appeal_id) for _, event in routed})
+        for doc in documents:
+            doc["watch_done"] = doc["appeal_id"] in closed
         await insert_new(self.assignments, documents)
+
+    async def close_appeals(self, answers: Sequence[tuple[str, datetime]]) -> None:
+        """An answer closes the appeal (59-ФЗ ст. 10): stop watching every body's term."""
+        await insert_new(
+            self.answers, [{"_id": appeal_id, "answered_at": at} for appeal_id, at in answers]
+        )
+        appeal_ids = [appeal_id for appeal_id, _ in answers]
+        await self.assignments.update_many(
+            {"appeal_id": {"$in": appeal_ids}}, {"$set": {"watch_done": True, "answered": True}}
+        )
+
+    async def _answered(self, appeal_ids: set[str]) -> set[str]:
+        cursor = self.answers.find({"_id": {"$in": list(appeal_ids)}}, {"_id": 1})
+        return {doc["_id"] async for doc in cursor}
 
     async def routed_event(self, routing_id: str) -> AppealRoutedV1 | None:
         doc = await self.routings.find_one({"_id": routing_id}, {"event": 1})
@@ -201,4 +221,8 @@ class RouteStore:
         await self.assignments.update_one(
             {"_id": assignment_id},
             {"$set": {"due_at": due_at, "extended": True, "watch_done": False}},
+        )
+        # an answer that arrived meanwhile keeps the watch closed
+        await self.assignments.update_one(
+            {"_id": assignment_id, "answered": True}, {"$set": {"watch_done": True}}
         )

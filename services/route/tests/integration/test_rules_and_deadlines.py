@@ -2,7 +2,8 @@
 
 import asyncio
 from collections import Counter
-from contextlib import AsyncExitStack
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
 import httpx
@@ -10,6 +11,8 @@ import pytest
 from veche_route.app import create_app
 from veche_route.settings import RouteSettings
 from veche_shared.events import (
+    AnswerOutcome,
+    AppealAnsweredV1,
     AppealDeadlineV1,
     AppealRoutedV1,
     AssignmentRole,
@@ -17,10 +20,15 @@ from veche_shared.events import (
     Urgency,
     utc_now,
 )
-from veche_shared.testing.app_runner import serving
+from veche_shared.testing import app_runner
 from veche_shared.testing.events import classified
-from veche_shared.testing.kafka_tools import TopicReader, produce
-from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_DEADLINE, APPEALS_ROUTED
+from veche_shared.testing.kafka_tools import TopicReader, produce, until
+from veche_shared.topics import (
+    APPEALS_ANSWERED,
+    APPEALS_CLASSIFIED,
+    APPEALS_DEADLINE,
+    APPEALS_ROUTED,
+)
 
 pytestmark = pytest.mark.integration
 ACTOR = {"X-Veche-Actor": "operator-7"}
@@ -33,6 +41,16 @@ def settings_for(infra, namespace: str, **overrides: object) -> RouteSettings:
         mongo_url=infra.mongo_url,
         **overrides,
     )
+
+
+@asynccontextmanager
+async def serving(app) -> AsyncIterator[str]:
+    """Serve the app and wait until its consumers run. uvicorn reports startup before
+    FastStream has started the broker; a shutdown inside that window leaves the consumers
+    running (they would take partitions from the next test's replicas)."""
+    async with app_runner.serving(app) as base:
+        await until(lambda: all(broker.running for broker in app.brokers), timeout=60)
+        yield base
 
 
 def routed_of(records, *appeals) -> list[AppealRoutedV1]:
@@ -259,3 +277,75 @@ async def test_watcher_emits_each_notice_once_across_two_replicas_and_extends_on
     notices = mongo[settings.database]["deadline_notices"]
     assert await notices.count_documents({}) == 5
     assert await notices.count_documents({"published": False}) == 0
+
+
+async def test_an_answered_appeal_is_no_longer_watched_even_if_the_answer_comes_first(
+    infra, topics, mongo
+):
+    # An hour-long watch interval: only the start-up tick runs, before anything is routed.
+    quiet = settings_for(infra, topics, watch_interval_s=3600, due_soon_hours=1.0)
+    watching = settings_for(infra, topics, watch_interval_s=0.2, due_soon_hours=1.0)
+    past = utc_now() - timedelta(hours=3)
+    answered_late = classified(
+        topic="emergencies", urgency=Urgency.CRITICAL, text="В Алексине пожар", registered_at=past
+    )
+    answered_early = classified(
+        topic="emergencies", urgency=Urgency.CRITICAL, text="В Алексине паводок", registered_at=past
+    )
+    unanswered = classified(
+        topic="emergencies", urgency=Urgency.CRITICAL, text="В Алексине обрыв", registered_at=past
+    )
+
+    def answer(event):
+        return AppealAnsweredV1(
+            appeal_id=event.appeal_id,
+            appeal=event.appeal,
+            executor=answered_routed_executor,
+            answered_at=utc_now(),
+            outcome=AnswerOutcome.RESOLVED,
+        ).to_bytes()
+
+    bootstrap = infra.kafka_bootstrap
+    assignments = mongo[quiet.database]["assignments"]
+    async with (
+        TopicReader(bootstrap, quiet.topic_name(APPEALS_ROUTED)) as routed_out,
+        TopicReader(bootstrap, quiet.topic_name(APPEALS_DEADLINE)) as deadline_out,
+    ):
+        async with serving(create_app(quiet)):
+            classified_topic = quiet.topic_name(APPEALS_CLASSIFIED)
+            await produce(bootstrap, classified_topic, [answered_late.to_bytes()])
+            (routed,) = await wait_routed(routed_out, answered_late)
+            answered_routed_executor = routed.executor
+            answers = [answer(answered_late), answer(answered_early)]  # early: before routing
+            await produce(bootstrap, quiet.topic_name(APPEALS_ANSWERED), answers)
+
+            async def closed() -> bool:
+                query = {"appeal_id": str(answered_late.appeal_id), "watch_done": True}
+                return await assignments.count_documents(query) == 2
+
+            await until(closed, timeout=60)
+            await until(
+                lambda: mongo[quiet.database]["answers"].count_documents(
+                    {"_id": str(answered_early.appeal_id)}
+                ),
+                timeout=30,
+            )
+            await produce(
+                bootstrap, classified_topic, [answered_early.to_bytes(), unanswered.to_bytes()]
+            )
+            await wait_routed(routed_out, answered_early, unanswered)
+        async with serving(create_app(watching)):
+            await deadline_out.wait_for(
+                lambda rs: any(
+                    AppealDeadlineV1.from_bytes(r.value).appeal_id == unanswered.appeal_id
+                    for r in rs
+                ),
+                timeout=30,
+            )
+            records = await deadline_out.settle(quiet=1.5)
+
+    ours = {answered_late.appeal_id, answered_early.appeal_id, unanswered.appeal_id}
+    events = [AppealDeadlineV1.from_bytes(r.value) for r in records]
+    events = [e for e in events if e.appeal_id in ours]
+    assert {e.appeal_id for e in events} == {unanswered.appeal_id}
+    assert [e.kind for e in events] == [DeadlineKind.OVERDUE, DeadlineKind.OVERDUE]

@@ -102,7 +102,6 @@ STREET_AFTER = frozenset(
     ]
 )
 DISTRICT_TAILS = (("район",), ("муниципальный", "район"), ("муниципальный", "округ"), ("округ",))
-MARKED_WEIGHT = 2  # a marker («г.», «пос.») makes a mention more certain than a bare name
 EARTH_KM = 6371.0
 
 
@@ -242,14 +241,12 @@ class TerritoryIndex:
             if match is None:
                 start += 1
                 continue
-            code, size, weight = match
-            found[code] += weight
+            code, size = match
+            found[code] += 1  # equal counts: the first place named wins (Counter keeps order)
             start += size
         return found
 
-    def _match_at(
-        self, words: list[str], lemmas: list[str], start: int
-    ) -> tuple[str, int, int] | None:
+    def _match_at(self, words: list[str], lemmas: list[str], start: int) -> tuple[str, int] | None:
         previous = words[start - 1] if start else ""
         if words[start] in BOUNDARY or previous in STREET_BEFORE:
             return None
@@ -264,7 +261,7 @@ class TerritoryIndex:
             if code is None and marked:
                 code = self.marked.get(phrase) or self.marked.get(phrase_lemmas)
             if code is not None:
-                return code, size, MARKED_WEIGHT if marked else 1
+                return code, size
         return None
 
     def nearest(self, point: tuple[float, float]) -> Municipality | None:
