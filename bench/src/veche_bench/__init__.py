@@ -1,0 +1,1 @@
+"""`make bench`: Veche beside its raw limit and a naive baseline."""

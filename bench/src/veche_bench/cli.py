@@ -1,0 +1,202 @@
+"""``veche-bench`` (``make bench``): (a) Veche, (b) the raw relay, (c) the naive baseline, the
+store's limits; one table, the latency plot, ``docs/PERFORMANCE.md``, then the summary line."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import psutil
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from veche_shared.testing.infra import Infra, local_infra
+
+from .observe import Window
+from .report import Results, rich_table, write_docs
+from .runner import Naive, Relay, System, Veche
+from .runner import Progress as ProgressReport
+from .settings import BenchSettings, load
+from .store import store_limits
+
+WARM_UP = 100
+MIN_BACKLOG = 200
+OVER_CAPACITY = 1.2  # an offered rate this far above saturation only grows a queue
+
+
+def infra_pids() -> dict[str, int]:
+    """Kafka's and FerretDB's processes, to show what the broker and the store cost."""
+    found: dict[str, int] = {}
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = " ".join(process.info.get("cmdline") or ())
+        if "kafka.Kafka" in cmdline:
+            found.setdefault("kafka", process.pid)
+        elif "ferretdb" in (process.info.get("name") or "").lower():
+            found.setdefault("ferretdb", process.pid)
+    return found
+
+
+async def warm_up(system: System, count: int = WARM_UP) -> float:
+    """Consumer groups joined, caches and models loaded; returns a rough appeals/s estimate."""
+    phase = await system.backlog("warm-up", f"{system.kind} warm-up", count)
+    system.result.phases.pop("warm-up", None)
+    return phase.window.notified_rate or phase.window.notified / max(phase.seconds, 1.0)
+
+
+def sized(estimate: float, settings: BenchSettings, most: int) -> int:
+    """A backlog the system drains in about ``drain_s`` at the estimated rate."""
+    return max(MIN_BACKLOG, min(most, int(estimate * settings.drain_s)))
+
+
+def say(console: Console, system: System, key: str) -> None:
+    phase = system.result.phases.get(key)
+    if phase is None:
+        return
+    w = phase.window
+    console.log(
+        f"{phase.label}: {w.notified}/{w.registered} notified, "
+        f"{w.notified_rate or 0:.1f}/s (classified {w.classified_rate or 0:.1f}/s), "
+        f"p50/p99 {w.latency_ms.p50 or 0:.0f}/{w.latency_ms.p99 or 0:.0f} ms, "
+        f"{phase.seconds:.0f} s"
+    )
+
+
+async def run_veche(
+    settings: BenchSettings,
+    infra: Infra,
+    results: Results,
+    tick: Progress,
+    console: Console,
+    deadline: float,
+) -> None:
+    skip = set(settings.skip)
+    async with Veche(settings, infra, _reporter(tick)) as veche:
+        veche.deadline = deadline
+        results.veche = veche.result
+        veche.sampler.watch(infra_pids())
+        estimate = await warm_up(veche)
+        await veche.backlog(
+            "saturation", "veche saturation", sized(estimate, settings, settings.backlog)
+        )
+        say(console, veche, "saturation")
+        saturation = results.saturation(veche.result) or estimate
+        results.documents = await veche.documents_per_appeal(len(veche.collector.appeals))
+        results.plan = {
+            stage: max(1, round(results.documents.get(stage, (1.0, 0.0))[0]))
+            for stage in ("classify", "route", "notify")
+        }
+        for rate in sorted(set(settings.http_rates) | set(settings.topic_rates)):
+            for path in ("http", "topic"):
+                if path in skip or rate not in getattr(settings, f"{path}_rates"):
+                    continue
+                key = f"{path}-{rate:g}"
+                if rate > OVER_CAPACITY * saturation:
+                    veche.result.notes.append(
+                        f"{key}: skipped, above the measured saturation ({saturation:.0f}/s)"
+                    )
+                elif veche.time_left() < settings.rate_s + 20:
+                    veche.result.notes.append(f"{key}: skipped, out of time budget")
+                elif path == "http":
+                    await veche.http_rate(key, rate, settings.rate_s)
+                else:
+                    await veche.topic_rate(key, rate)
+                say(console, veche, key)
+        soak_s = min(settings.soak_s, veche.time_left() - 60)
+        if "soak" not in skip and soak_s >= 20:
+            rate = min(settings.soak_rate, 0.5 * saturation)
+            soak = await veche.http_rate("soak", rate, soak_s)
+            veche.keep_rss(Window(time.time() - soak.seconds, time.time()))
+            say(console, veche, "soak")
+        elif "soak" not in skip:
+            veche.result.notes.append("soak: skipped, out of time budget")
+        if "scaleout" not in skip and veche.time_left() > 40:
+            await veche.add_classify_replica()
+            first = results.phase(veche.result, "saturation")
+            classify_rate = first.window.classified_rate if first else None
+            count = sized(classify_rate or estimate, settings, settings.backlog)
+            await veche.backlog("saturation-2", "veche 2 classify replicas", count, "classified")
+            say(console, veche, "saturation-2")
+            await veche.remove_classify_replica()
+        elif "scaleout" not in skip:
+            veche.result.notes.append("scale-out: skipped, out of time budget")
+
+
+async def run_baseline(
+    kind: type[Relay],
+    settings: BenchSettings,
+    infra: Infra,
+    results: Results,
+    tick: Progress,
+    console: Console,
+    deadline: float,
+) -> None:
+    most = settings.naive_backlog if kind is Naive else settings.backlog
+    async with kind(settings, infra, _reporter(tick), results.plan) as system:
+        system.deadline = deadline
+        setattr(results, system.kind, system.result)
+        system.sampler.watch(infra_pids())
+        estimate = await warm_up(system, 100)
+        count = sized(estimate, settings, most)
+        await system.backlog("saturation", f"{system.kind} saturation", count)
+        say(console, system, "saturation")
+        if system.time_left() > settings.rate_s + 10:
+            await system.topic_rate("topic-50", 50)
+            say(console, system, "topic-50")
+
+
+def _reporter(tick: Progress) -> ProgressReport:
+    task = tick.add_task("starting", total=1)
+
+    def report(label: str, done: int, total: int) -> None:
+        tick.update(task, description=label, completed=done, total=max(total, 1))
+
+    return report
+
+
+async def bench(settings: BenchSettings, console: Console) -> Results:
+    results = Results(settings)
+    started = time.monotonic()
+    deadline = started + settings.budget_s
+    infra = await asyncio.to_thread(local_infra)
+    skip = set(settings.skip)
+    reserve = {"relay": 75.0, "naive": 75.0, "store": 40.0}
+    columns = (
+        TextColumn("{task.description:<40}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as tick:
+        later = sum(seconds for part, seconds in reserve.items() if part not in skip)
+        await run_veche(settings, infra, results, tick, console, deadline - later)
+        for kind in (Relay, Naive):
+            if kind.kind not in skip:
+                later -= reserve[kind.kind]
+                await run_baseline(kind, settings, infra, results, tick, console, deadline - later)
+        if "store" not in skip:
+            task = tick.add_task("store limits (bench_store.py)", total=None)
+            results.store = await store_limits(
+                infra.mongo_url, settings.store_docs, settings.store_ops
+            )
+            tick.update(task, total=1, completed=1)
+    results.seconds = time.monotonic() - started
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    settings = load(argv)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=170)  # a log file: keep the table's rows on one line
+    results = asyncio.run(bench(settings, console))
+    console.print(rich_table(results))
+    summary = results.summary()
+    if settings.write_docs:
+        write_docs(results, summary)
+        console.print(f"wrote {settings.docs} and {settings.plot}")
+    print(summary, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

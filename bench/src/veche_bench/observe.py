@@ -1,0 +1,228 @@
+"""What the bench watches while it runs: event timestamps on the topics, and the processes.
+
+The collector reads the received, classified and notified topics of one namespace with a plain
+aiokafka consumer outside any consumer group. Latency is ``notified.occurred_at`` (notify's
+clock, after recording) minus ``received.appeal.registered_at`` (ingest's clock, at
+registration): the events' own timestamps, no polling of the HTTP API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import psutil
+from aiokafka import AIOKafkaConsumer
+from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_NOTIFIED, APPEALS_RECEIVED
+
+from .stats import Latency, drain_rate
+
+OWN_CAUSES = (None, "appeal.routed")  # the notified event answering the routed one
+
+
+def _ts(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()
+
+
+@dataclass
+class Appeal:
+    registered_at: float | None = None
+    notified_at: float | None = None
+    classified_at: float | None = None
+    classified_records: int = 0
+    classified_ids: set[str] = field(default_factory=set)
+    notified_records: int = 0
+    notified_ids: set[str] = field(default_factory=set)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The appeals registered in [start, end) (wall clock, seconds)."""
+
+    start: float
+    end: float
+
+
+@dataclass(frozen=True, slots=True)
+class WindowResult:
+    registered: int
+    notified: int
+    latency_ms: Latency
+    notified_rate: float | None
+    classified_rate: float | None
+    classified_duplicates: int  # appeals with more than one distinct classified event
+    classified_redeliveries: int  # appeals whose classified event appeared more than once
+    notified_duplicates: int
+
+
+class Collector:
+    def __init__(self, bootstrap: str, namespace: str) -> None:
+        self.topics = {
+            APPEALS_RECEIVED.qualified(namespace): "received",
+            APPEALS_CLASSIFIED.qualified(namespace): "classified",
+            APPEALS_NOTIFIED.qualified(namespace): "notified",
+        }
+        self._consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        self.appeals: dict[str, Appeal] = defaultdict(Appeal)
+        self.bad_records = 0
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._read())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._consumer.stop()
+
+    async def _read(self) -> None:
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=2000)
+            for records in batches.values():
+                for record in records:
+                    self._take(self.topics[record.topic], record.value or b"")
+
+    def _take(self, kind: str, value: bytes) -> None:
+        try:
+            data: Any = json.loads(value)
+            appeal = self.appeals[str(data["appeal_id"])]
+            if kind == "received":
+                appeal.registered_at = _ts(data["appeal"]["registered_at"])
+            elif kind == "classified":
+                appeal.classified_records += 1
+                appeal.classified_ids.add(str(data["event_id"]))
+                if appeal.classified_at is None:
+                    appeal.classified_at = _ts(data["occurred_at"])
+            elif data.get("cause") in OWN_CAUSES:  # deadline notifications come later: not ours
+                appeal.notified_records += 1
+                appeal.notified_ids.add(str(data["event_id"]))
+                if appeal.notified_at is None:
+                    appeal.notified_at = _ts(data["occurred_at"])
+        except (ValueError, KeyError, TypeError):
+            self.bad_records += 1
+
+    def in_window(self, window: Window) -> list[Appeal]:
+        return [
+            a
+            for a in self.appeals.values()
+            if a.registered_at is not None and window.start <= a.registered_at < window.end
+        ]
+
+    def progress(self, window: Window, stage: str = "notified") -> tuple[int, int]:
+        """Appeals registered in the window, and how many of them reached ``stage``."""
+        appeals = self.in_window(window)
+        if stage == "classified":
+            return len(appeals), sum(1 for a in appeals if a.classified_at is not None)
+        return len(appeals), sum(1 for a in appeals if a.notified_at is not None)
+
+    def unfinished(self) -> int:
+        """Appeals seen entering the pipeline and not yet out of it."""
+        return sum(
+            1
+            for a in self.appeals.values()
+            if a.registered_at is not None and a.notified_at is None
+        )
+
+    def result(self, window: Window) -> WindowResult:
+        appeals = self.in_window(window)
+        done = [a for a in appeals if a.notified_at is not None and a.registered_at is not None]
+        latencies = [
+            (a.notified_at - a.registered_at) * 1000  # type: ignore[operator]
+            for a in done
+        ]
+        classified_times = [a.classified_at for a in appeals if a.classified_at is not None]
+        return WindowResult(
+            registered=len(appeals),
+            notified=len(done),
+            latency_ms=Latency.of(latencies),
+            notified_rate=drain_rate(
+                [a.notified_at for a in done],  # type: ignore[misc]
+                window.start,
+            ),
+            classified_rate=drain_rate(classified_times, window.start),
+            classified_duplicates=sum(1 for a in appeals if len(a.classified_ids) > 1),
+            classified_redeliveries=sum(1 for a in appeals if a.classified_records > 1),
+            notified_duplicates=sum(1 for a in appeals if len(a.notified_ids) > 1),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    at: float
+    cpu_percent: float
+    rss_mb: float
+
+
+class Sampler:
+    """CPU (% of one core) and resident memory of named processes, once a second."""
+
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self.samples: dict[str, list[Sample]] = defaultdict(list)
+        self._processes: dict[str, psutil.Process] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def watch(self, pids: Mapping[str, int]) -> None:
+        for name, pid in pids.items():
+            try:
+                process = psutil.Process(pid)
+                process.cpu_percent(None)  # the first call only starts the measurement
+                self._processes[name] = process
+            except psutil.NoSuchProcess:
+                continue
+
+    def forget(self, *names: str) -> None:
+        for name in names:
+            self._processes.pop(name, None)
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval)
+            now = time.time()
+            for name, process in list(self._processes.items()):
+                try:
+                    with process.oneshot():
+                        cpu = process.cpu_percent(None)
+                        rss = process.memory_info().rss / 2**20
+                except psutil.NoSuchProcess:
+                    self._processes.pop(name, None)
+                    continue
+                self.samples[name].append(Sample(now, cpu, rss))
+
+    def usage(self, window: Window) -> dict[str, tuple[float, float]]:
+        """Per process: mean CPU % and peak RSS (MB) over the window."""
+        result: dict[str, tuple[float, float]] = {}
+        for name, samples in self.samples.items():
+            inside = [s for s in samples if window.start <= s.at <= window.end]
+            if inside:
+                result[name] = (
+                    sum(s.cpu_percent for s in inside) / len(inside),
+                    max(s.rss_mb for s in inside),
+                )
+        return result

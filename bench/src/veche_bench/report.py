@@ -1,0 +1,436 @@
+"""The one table, the summary line, the latency plot and ``docs/PERFORMANCE.md``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .runner import PhaseResult, SystemResult
+from .settings import BenchSettings
+from .stats import ratio, slope_per_minute, summary_line
+
+SECONDS_A_YEAR = 365 * 24 * 3600
+PEAK_FACTOR = 20  # a storm / heating-outage day against the yearly mean
+TARGET_UTILISATION = 0.6
+INDEX_OVERHEAD = 1.5
+VOLUMES = (1_000_000, 10_000_000, 100_000_000)
+SERVICE_PROCESSES = ("ingest", "classify", "route", "notify")
+STAGE_OF = {"ingest": "timeline", "classify": "classify", "route": "route", "notify": "notify"}
+
+
+@dataclass
+class Results:
+    settings: BenchSettings
+    veche: SystemResult | None = None
+    relay: SystemResult | None = None
+    naive: SystemResult | None = None
+    store: dict[str, float | None] = field(default_factory=dict)
+    documents: dict[str, tuple[float, float]] = field(default_factory=dict)
+    plan: dict[str, int] = field(default_factory=dict)
+    started: datetime = field(default_factory=lambda: datetime.now(UTC))
+    seconds: float = 0.0
+
+    def phase(self, system: SystemResult | None, key: str) -> PhaseResult | None:
+        return system.phases.get(key) if system else None
+
+    def saturation(self, system: SystemResult | None) -> float | None:
+        phase = self.phase(system, "saturation")
+        return phase.window.notified_rate if phase else None
+
+    @property
+    def p99_at_50(self) -> float | None:
+        for key in ("http-50", "topic-50"):
+            phase = self.phase(self.veche, key)
+            if phase and phase.window.latency_ms.p99 is not None:
+                return phase.window.latency_ms.p99
+        return None
+
+    def summary(self) -> str:
+        a = self.saturation(self.veche)
+        return summary_line(
+            a,
+            ratio(a, self.saturation(self.relay)),
+            ratio(a, self.saturation(self.naive)),
+            self.p99_at_50,
+        )
+
+
+def _n(value: float | None, digits: int = 0) -> str:
+    return "–" if value is None else f"{value:,.{digits}f}"
+
+
+def _latency(phase: PhaseResult | None) -> str:
+    if phase is None:
+        return "–"
+    lat = phase.window.latency_ms
+    text = f"{_n(lat.p50)} / {_n(lat.p95)} / {_n(lat.p99)}"
+    if phase.window.notified < phase.window.registered or phase.window.registered == 0:
+        text += f" ({phase.window.notified}/{phase.window.registered} done)"
+    return text
+
+
+def _usage(phase: PhaseResult | None, name: str) -> str:
+    if phase is None or name not in phase.usage:
+        return "–"
+    cpu, rss = phase.usage[name]
+    return f"{cpu:.0f}% CPU, {rss:.0f} MB"
+
+
+def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
+    """(measure, a Veche, b raw relay, c naive, store) — the one table, text only."""
+    veche, relay, naive = results.veche, results.relay, results.naive
+    a, b, c = (results.saturation(s) for s in (veche, relay, naive))
+    table: list[tuple[str, str, str, str, str]] = [
+        ("saturation, intake topic → notified (appeals/s)", _n(a), _n(b), _n(c), ""),
+        (
+            "ratio a/b · a/c",
+            f"{_n(ratio(a, b), 2)} · {_n(ratio(a, c), 1)}",
+            "",
+            "",
+            "",
+        ),
+        (
+            "latency @50/s via topic, p50/p95/p99 ms",
+            _latency(results.phase(veche, "topic-50")),
+            _latency(results.phase(relay, "topic-50")),
+            _latency(results.phase(naive, "topic-50")),
+            "",
+        ),
+    ]
+    for key, phase in veche.phases.items() if veche else ():
+        if key.startswith(("http-", "topic-")) and phase.offered_rate:
+            path = "HTTP" if key.startswith("http") else "topic"
+            done = phase.window.notified_rate
+            table.append(
+                (
+                    f"Veche {path} {phase.offered_rate:g}/s: p50/p95/p99 ms · done/s",
+                    f"{_latency(phase)} · {_n(done)}",
+                    "",
+                    "",
+                    "",
+                )
+            )
+            if path == "HTTP":
+                gen = phase.generator
+                table.append(
+                    (
+                        f"  HTTP {phase.offered_rate:g}/s: client p50/p99 ms · accepted",
+                        f"{_n(gen.get('http_p50_ms'))} / {_n(gen.get('http_p99_ms'))} · "
+                        f"{gen.get('accepted', 0)}/{gen.get('offered', 0)}",
+                        "",
+                        "",
+                        "",
+                    )
+                )
+    one, two = results.phase(veche, "saturation"), results.phase(veche, "saturation-2")
+    if one and two:
+        r1, r2 = one.window.classified_rate, two.window.classified_rate
+        table.append(
+            (
+                "classify 1 → 2 replicas (classified/s, ratio)",
+                f"{_n(r1)} → {_n(r2)} (×{_n(ratio(r2, r1), 2)})",
+                "",
+                "",
+                "",
+            )
+        )
+        table.append(
+            (
+                "  2 replicas: appeals classified twice · redelivered",
+                f"{two.window.classified_duplicates} · {two.window.classified_redeliveries}"
+                f" of {two.window.registered}",
+                "",
+                "",
+                "",
+            )
+        )
+    sat = {s: results.phase(s, "saturation") for s in (veche, relay, naive)}
+    for name in (*SERVICE_PROCESSES, "kafka", "ferretdb", "load"):
+        stage = STAGE_OF.get(name, name)
+        table.append(
+            (
+                f"at saturation: {name}" + (f" / {stage}" if stage != name else ""),
+                _usage(sat[veche], name),
+                _usage(sat[relay], stage),
+                _usage(sat[naive], stage),
+                "",
+            )
+        )
+    if veche and veche.rss:
+        for name in SERVICE_PROCESSES:
+            samples = veche.rss.get(name, [])
+            if samples:
+                table.append(
+                    (
+                        f"soak: {name} RSS first → last, slope",
+                        f"{samples[0][1]:.0f} → {samples[-1][1]:.0f} MB, "
+                        f"{_n(slope_per_minute(samples), 1)} MB/min",
+                        "",
+                        "",
+                        "",
+                    )
+                )
+    documents = sum(d for d, _ in results.documents.values())
+    planned = sum(results.plan.values()) + 3  # + the timeline entry per output event
+    table.append(
+        (
+            "documents stored per appeal",
+            _n(documents, 1),
+            str(planned) if results.plan else "–",
+            str(planned) if results.plan else "–",
+            "",
+        )
+    )
+    for operation, value in results.store.items():
+        table.append((f"store: {operation}", "", "", "", _n(value)))
+    return table
+
+
+HEADERS = ("measure", "(a) Veche", "(b) raw relay", "(c) naive", "store")
+
+
+def rich_table(results: Results) -> object:
+    from rich.table import Table
+
+    table = Table(title="Veche benchmark", show_lines=False)
+    for header in HEADERS:
+        table.add_column(header, overflow="fold")
+    for row in rows(results):
+        table.add_row(*row)
+    return table
+
+
+def markdown_table(results: Results) -> str:
+    lines = ["| " + " | ".join(HEADERS) + " |", "|" + "---|" * len(HEADERS)]
+    lines += ["| " + " | ".join(cell or " " for cell in row) + " |" for row in rows(results)]
+    return "\n".join(lines)
+
+
+def plot(results: Results, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.2), dpi=110)
+    series = (
+        ("http-", "Veche via HTTP", "tab:blue", results.veche),
+        ("topic-", "Veche via intake topic", "tab:green", results.veche),
+        ("topic-", "raw relay (b)", "tab:gray", results.relay),
+        ("topic-", "naive (c)", "tab:red", results.naive),
+    )
+    for prefix, label, colour, system in series:
+        if system is None:
+            continue
+        phases = sorted(
+            (p for k, p in system.phases.items() if k.startswith(prefix) and p.offered_rate),
+            key=lambda p: p.offered_rate or 0,
+        )
+        points = [(p.offered_rate, p.window.latency_ms) for p in phases if p.window.latency_ms.p99]
+        if not points:
+            continue
+        rates = [float(r or 0) for r, _ in points]
+        p99 = [float(lat.p99 or 0) for _, lat in points]
+        axes.plot(rates, p99, "o-", color=colour, label=f"{label} p99")
+        axes.plot(
+            rates,
+            [float(lat.p50 or 0) for _, lat in points],
+            "x--",
+            color=colour,
+            alpha=0.6,
+            label=f"{label} p50",
+        )
+    axes.axhline(300, color="black", linewidth=0.8, linestyle=":", label="target p99 @50/s")
+    axes.set_xlabel("offered rate, appeals/s")
+    axes.set_ylabel("accepted → notification recorded, ms")
+    axes.set_yscale("log")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=7)
+    axes.set_title("Latency vs offered rate (2 cores, Kafka + FerretDB co-located)", fontsize=9)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def limits_text(results: Results) -> list[str]:
+    """What stops each stage, read off the saturation phase's CPU figures."""
+    phase = results.phase(results.veche, "saturation")
+    if phase is None:
+        return ["(no saturation phase was run)"]
+    lines = []
+    total = sum(cpu for cpu, _ in phase.usage.values())
+    for name in (*SERVICE_PROCESSES, "kafka", "ferretdb"):
+        if name not in phase.usage:
+            continue
+        cpu, rss = phase.usage[name]
+        if name in SERVICE_PROCESSES:
+            verdict = (
+                "CPU-bound: its one event loop is saturated — more replicas (partitions allow 6)"
+                if cpu >= 85
+                else "not CPU-bound — it waits on the store and the broker (batched round trips)"
+            )
+        else:
+            verdict = "shared infrastructure on the same two cores"
+        lines.append(f"- **{name}**: {cpu:.0f}% of one core, {rss:.0f} MB resident — {verdict}.")
+    lines.append(
+        f"- **the machine**: all watched processes together used {total:.0f}% of the 200% two "
+        "cores give; "
+        + (
+            "the box is CPU-saturated, so stages compete for cores and no single one is "
+            "'the' limit."
+            if total >= 170
+            else "there is CPU left, so the limit is latency of the store/broker round trips."
+        )
+    )
+    store_inserts = results.store.get("inserts/s (insert_many, 500/batch)")
+    documents = sum(d for d, _ in results.documents.values())
+    sat = results.saturation(results.veche)
+    if store_inserts and documents and sat:
+        share = sat * documents / store_inserts
+        lines.append(
+            f"- **the store**: {documents:.1f} documents per appeal × {sat:.0f} appeals/s = "
+            f"{sat * documents:,.0f} inserts/s against its measured {store_inserts:,.0f} "
+            f"bulk inserts/s ({share:.0%} of the store's insert limit)."
+        )
+    return lines
+
+
+def capacity_text(results: Results) -> list[str]:
+    sat = results.saturation(results.veche)
+    phase = results.phase(results.veche, "saturation")
+    if not sat or phase is None:
+        return ["(needs the saturation phase)"]
+    core_s = {
+        name: phase.usage[name][0] / 100 / sat for name in SERVICE_PROCESSES if name in phase.usage
+    }
+    per_appeal_bytes = sum(b for _, b in results.documents.values())
+    documents = sum(d for d, _ in results.documents.values())
+    lines = [
+        f"Measured inputs: {sat:.0f} appeals/s through the whole pipeline on 2 shared cores; "
+        "CPU per appeal (core-milliseconds) "
+        + ", ".join(f"{n} {v * 1000:.2f}" for n, v in core_s.items())
+        + f"; {documents:.1f} documents and {per_appeal_bytes / 1024:.1f} KiB stored per appeal "
+        f"(BSON, before indexes). Peak = {PEAK_FACTOR}× the yearly mean rate (a storm day); "
+        f"replicas sized for {TARGET_UTILISATION:.0%} CPU at peak, at least 2 for availability; "
+        f"store size ×{INDEX_OVERHEAD} for indexes and free space.",
+        "",
+        "| appeals a year | mean / peak appeals/s | replicas ingest · classify · route · notify "
+        "| partitions per topic | store per year | store writes/s at peak |",
+        "|---|---|---|---|---|---|",
+    ]
+    for volume in VOLUMES:
+        mean = volume / SECONDS_A_YEAR
+        peak = mean * PEAK_FACTOR
+        replicas = {
+            name: max(2, math.ceil(peak * core_s.get(name, 0.0) / TARGET_UTILISATION))
+            for name in SERVICE_PROCESSES
+        }
+        partitions = max(6, 2 * max(replicas.values()))
+        gigabytes = volume * per_appeal_bytes * INDEX_OVERHEAD / 1e9
+        lines.append(
+            f"| {volume:,} | {mean:.2f} / {peak:.1f} | "
+            + " · ".join(str(replicas[n]) for n in SERVICE_PROCESSES)
+            + f" | {partitions} | {gigabytes:,.1f} GB | {peak * documents:,.0f} |"
+        )
+    lines += [
+        "",
+        f"What the 2-core figures imply: one such box sustains {sat:.0f} appeals/s, i.e. "
+        f"{sat * SECONDS_A_YEAR / 1e9:.1f} billion a year of pure throughput; even 100 M a year "
+        f"peaks at {100_000_000 / SECONDS_A_YEAR * PEAK_FACTOR:.0f}/s. Throughput is therefore "
+        "not what sizes the cluster: replicas are for availability and rolling updates, "
+        "partitions (6 per topic, never fewer than twice the largest consumer group) leave room "
+        "to scale consumers without re-keying, and the store is sized by retention (59-ФЗ "
+        "appeals are kept for years: multiply the yearly figure by the retention period). "
+        "A month of national volume (670 000) at the measured rate takes "
+        f"{670_000 / sat / 60:.0f} minutes.",
+    ]
+    return lines
+
+
+def write_docs(results: Results, summary: str) -> None:
+    settings = results.settings
+    notes = [n for s in (results.veche, results.relay, results.naive) if s for n in s.notes]
+    text = "\n".join(
+        [
+            "# Performance",
+            "",
+            "<!-- written by `make bench` (bench/src/veche_bench); rerun it, do not edit -->",
+            "",
+            f"Run of {results.started:%Y-%m-%d %H:%M} UTC, {results.seconds / 60:.1f} minutes, "
+            "on this project's 2-core machine with Kafka (KRaft) and FerretDB 1.24 (SQLite) "
+            "co-located. Settings: "
+            f"HTTP rates {settings.http_rates}, topic rates {settings.topic_rates}, "
+            f"{settings.rate_s:g} s per rate, backlog {settings.backlog} "
+            f"(naive {settings.naive_backlog}), soak {settings.soak_s:g} s at "
+            f"{settings.soak_rate:g}/s.",
+            "",
+            "```",
+            summary,
+            "```",
+            "",
+            "## The table",
+            "",
+            markdown_table(results),
+            "",
+            *([f"Incomplete phases: {'; '.join(notes)}.", ""] if notes else []),
+            "![latency vs offered rate](latency.png)",
+            "",
+            "## What was measured",
+            "",
+            "- **(a) Veche**: the four services exactly as `make up` runs them (`veche-stack`, "
+            "tracing to the local sink included), on a namespace and ports of their own. "
+            "Latency is `appeals.notified.v1` `occurred_at` (notify, after recording) minus "
+            "`appeals.received.v1` `appeal.registered_at` (ingest, at registration), read from "
+            "the topics by a plain consumer — no polling. Load comes from a separate generator "
+            "process, open-loop (the n-th appeal is due at n/rate whatever the server does): "
+            "over HTTP (`POST /appeals`, httpx, 64 connections) and, separately, straight into "
+            "`appeals.received.v1`, which separates the HTTP cost from the pipeline cost. "
+            "Saturation is a backlog (sized from a warm-up to take ~30 s) drained by the "
+            "pipeline: appeals notified per second from the first appeal written to the last "
+            "one notified.",
+            "- **(b) raw relay** (`veche_bench.relay`): four aiokafka/PyMongo processes with the "
+            "same hops, the same delivery (batch poll, unordered bulk insert keyed by `_id`, "
+            "batched produce with `acks=all` + idempotence, commit after every ack) and the "
+            "same documents per appeal as Veche stored in this run, plus a timeline consumer "
+            "that inserts one entry and updates one summary per event, as ingest does. "
+            "No domain logic: the ceiling of this hardware and store.",
+            "- **(c) naive** (`veche_bench.naive`): the same records and documents written the "
+            "tutorial way — FastStream handler per message, `insert_one` per document, "
+            "`update_one` per status change, a publish awaited per message. It has no domain "
+            "logic either, so it is the best case of that style.",
+            "- **store**: `deploy/local/bench_store.py` on the same server.",
+            "- **scale-out**: a second classify process in the same consumer group during a "
+            "second backlog drain; `classified/s` is the classify stage's output rate; "
+            "'classified twice' counts appeals with more than one *distinct* classified event "
+            "id on `appeals.classified.v1` (a redelivery republishes the same event id, which "
+            "downstream deduplicates).",
+            "- **memory**: RSS of every service sampled each second (psutil) through the soak; "
+            "`VECHE_BENCH_SOAK_S=600` gives the 10-minute run.",
+            "",
+            "## What limits each stage",
+            "",
+            *limits_text(results),
+            "",
+            "## Capacity model for Kubernetes",
+            "",
+            *capacity_text(results),
+            "",
+            "## Running it",
+            "",
+            "`make bench` (after `make up` has downloaded Kafka and FerretDB once). Every knob is "
+            "an environment variable `VECHE_BENCH_<NAME>` or a flag `--<name>` of `veche-bench`: "
+            "`HTTP_RATES`/`TOPIC_RATES` (JSON lists in the environment, comma-separated as "
+            "flags), `RATE_S`, `BACKLOG`, `NAIVE_BACKLOG`, `DRAIN_TIMEOUT_S`, `SOAK_S`, "
+            "`SOAK_RATE`, `PORT_OFFSET` (300), `STORE_DOCS`, `STORE_OPS`, `SKIP` (any of http, "
+            "topic, scaleout, soak, relay, naive, store), `WRITE_DOCS`. A faster store is "
+            "measured by pointing `VECHE_MONGO_URL` at it. The last line printed is "
+            "`e2e <N> appeals/s; a/b <x>; a/c <y>; p99@50 <z> ms`.",
+            "",
+        ]
+    )
+    settings.docs.parent.mkdir(parents=True, exist_ok=True)
+    settings.docs.write_text(text)
+    plot(results, settings.plot)

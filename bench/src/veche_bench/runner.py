@@ -1,0 +1,377 @@
+"""The three systems under test and the phases each one runs.
+
+(a) Veche: the four services started by ``veche-stack`` (the code ``make up`` runs), on their
+own namespace and ports. (b) the raw relay and (c) the naive baseline: four processes each.
+A load generator process drives every phase; the collector and the sampler watch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import AsyncMongoClient
+from veche_shared.devtools.stack import Stack
+from veche_shared.testing.infra import Infra
+from veche_shared.topics import APPEALS_RECEIVED, all_topics
+from veche_shared.topics_cli import ensure_topics
+
+from .observe import Collector, Sampler, Window, WindowResult
+from .settings import BenchSettings
+from .stages import STAGES
+
+SERVICES = ("ingest", "classify", "route", "notify")
+Progress = Callable[[str, int, int], None]  # phase label, done, total
+
+
+@dataclass
+class PhaseResult:
+    label: str
+    offered_rate: float | None
+    generator: dict[str, Any]
+    window: WindowResult
+    usage: dict[str, tuple[float, float]]
+    seconds: float
+
+
+@dataclass(eq=False)  # compared and hashed by identity
+class SystemResult:
+    name: str
+    phases: dict[str, PhaseResult] = field(default_factory=dict)
+    rss: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+class System:
+    """A system under test on its own namespace, watched by a collector and a sampler."""
+
+    kind = "system"
+
+    def __init__(self, settings: BenchSettings, infra: Infra, progress: Progress) -> None:
+        self.settings = settings
+        self.infra = infra
+        self.progress = progress
+        self.namespace = f"bench{self.kind[:1]}{uuid.uuid4().hex[:8]}"
+        self.collector = Collector(infra.kafka_bootstrap, self.namespace)
+        self.sampler = Sampler()
+        self.result = SystemResult(self.kind)
+        self._run = uuid.uuid4().hex[:8]
+        self._index = 0
+        self.deadline = time.monotonic() + 24 * 3600  # set by the caller from the run's budget
+
+    @property
+    def intake(self) -> str:
+        return APPEALS_RECEIVED.qualified(self.namespace)
+
+    async def __aenter__(self) -> Self:
+        await ensure_topics(self.infra.kafka_bootstrap, self.namespace)
+        await self.start()
+        await self.collector.start()
+        await self.sampler.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.sampler.stop()
+        await self.collector.stop()
+        await asyncio.to_thread(self.stop)
+        await drop_namespace(self.infra, self.namespace)
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    # -- load ------------------------------------------------------------------------------
+
+    async def generate(self, label: str, *args: str, expected: int) -> dict[str, Any]:
+        """Run a load generator process; report its progress; return its result."""
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "veche_bench.load",
+            *args,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        self.sampler.watch({"load": child.pid})
+        result: dict[str, Any] = {}
+        assert child.stdout is not None
+        async for line in child.stdout:
+            message = json.loads(line)
+            if "sent" in message:
+                self.progress(f"{label}: sending", int(message["sent"]), expected)
+            result = message.get("result", result)
+        if await child.wait() != 0:
+            raise RuntimeError(f"load generator failed in {label}")
+        self.sampler.forget("load")
+        return result
+
+    def topic_args(self, *, rate: float = 0.0, duration: float = 0.0, count: int = 0) -> list[str]:
+        args = [
+            "topic",
+            "--bootstrap",
+            self.infra.kafka_bootstrap,
+            "--topic",
+            self.intake,
+            "--run",
+            self._run,
+            "--first-index",
+            str(self._index),
+            "--rate",
+            str(rate),
+            "--duration",
+            str(duration),
+            "--count",
+            str(count),
+        ]
+        self._index += count or round(rate * duration)
+        return args
+
+    def time_left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    async def drain(
+        self, label: str, window: Window, expected: int, timeout: float, stage: str = "notified"
+    ) -> None:
+        """Wait until every appeal of the window reached ``stage`` (or the timeout)."""
+        deadline = time.monotonic() + max(timeout, 1.0)
+        while time.monotonic() < deadline:
+            registered, done = self.collector.progress(window, stage)
+            self.progress(f"{label}: draining", done, max(expected, registered))
+            if registered >= expected and done >= registered:
+                return
+            await asyncio.sleep(0.5)
+        registered, done = self.collector.progress(window, stage)
+        self.result.notes.append(
+            f"{label}: {done}/{max(expected, registered)} {stage} after {timeout:.0f} s"
+        )
+
+    async def phase(
+        self,
+        key: str,
+        label: str,
+        args: list[str],
+        expected: int,
+        rate: float | None,
+        stage: str = "notified",
+    ) -> PhaseResult:
+        started = time.monotonic()
+        behind = self.collector.unfinished()
+        if behind:
+            self.result.notes.append(f"{label}: started with {behind} appeals still in flight")
+        window = Window(time.time(), float("inf"))
+        generated = await self.generate(label, *args, expected=expected)
+        window = Window(window.start, time.time() + 0.001)
+        timeout = min(self.settings.drain_timeout_s, self.time_left())
+        await self.drain(label, window, int(generated.get("accepted", expected)), timeout, stage)
+        finished = Window(window.start, time.time())
+        result = PhaseResult(
+            label=label,
+            offered_rate=rate,
+            generator=generated,
+            window=self.collector.result(window),
+            usage=self.sampler.usage(finished),
+            seconds=time.monotonic() - started,
+        )
+        self.result.phases[key] = result
+        return result
+
+    async def backlog(
+        self, key: str, label: str, count: int, stage: str = "notified"
+    ) -> PhaseResult:
+        return await self.phase(key, label, self.topic_args(count=count), count, None, stage)
+
+    async def topic_rate(self, key: str, rate: float) -> PhaseResult:
+        duration = self.settings.rate_s
+        return await self.phase(
+            key,
+            f"{self.kind} topic {rate:g}/s",
+            self.topic_args(rate=rate, duration=duration),
+            round(rate * duration),
+            rate,
+        )
+
+    def keep_rss(self, window: Window) -> None:
+        for name, samples in self.sampler.samples.items():
+            self.result.rss[name] = [
+                (s.at - window.start, s.rss_mb)
+                for s in samples
+                if window.start <= s.at <= window.end
+            ]
+
+
+class Veche(System):
+    kind = "veche"
+
+    def __init__(self, settings: BenchSettings, infra: Infra, progress: Progress) -> None:
+        super().__init__(settings, infra, progress)
+        state = settings.state / self.namespace
+        self.env = {
+            **settings.service_env,
+            "VECHE_NAMESPACE": self.namespace,
+            "VECHE_KAFKA_BOOTSTRAP": infra.kafka_bootstrap,
+            "VECHE_MONGO_URL": infra.mongo_url,
+        }
+        self.stack = Stack(state, self.env, port_offset=settings.port_offset)
+        self.replica = Stack(
+            state / "replica",
+            {
+                **self.env,
+                # its traces go to the main stack's sink; the replica starts no sink of its own
+                "VECHE_OTLP_ENDPOINT": f"http://127.0.0.1:{4318 + settings.port_offset}",
+            },
+            port_offset=settings.port_offset + 10,
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{8000 + self.settings.port_offset}"
+
+    async def start(self) -> None:
+        self.progress("veche: starting the four services", 0, 1)
+        await asyncio.to_thread(self.stack.up, 180.0)
+        self.sampler.watch(
+            {name: pid for name in SERVICES if (pid := self.stack.pid(name)) is not None}
+        )
+
+    def stop(self) -> None:
+        self.replica.down()
+        self.stack.down()
+        for letters in self.stack.state.rglob("mail"):  # the local mail sink's thousands of files
+            shutil.rmtree(letters, ignore_errors=True)
+
+    async def add_classify_replica(self) -> None:
+        await asyncio.to_thread(self.replica.start, "classify")
+        await asyncio.to_thread(self.replica.wait_ready, "classify", 180.0)
+        pid = self.replica.pid("classify")
+        if pid is not None:
+            self.sampler.watch({"classify#2": pid})
+
+    async def remove_classify_replica(self) -> None:
+        await asyncio.to_thread(self.replica.stop, "classify")
+        self.sampler.forget("classify#2")
+
+    async def http_rate(self, key: str, rate: float, duration: float) -> PhaseResult:
+        args = ["http", "--url", self.url, "--rate", str(rate), "--duration", str(duration)]
+        return await self.phase(key, f"veche http {rate:g}/s", args, round(rate * duration), rate)
+
+    async def documents_per_appeal(self, appeals: int) -> dict[str, tuple[float, float]]:
+        """Per service database: documents per appeal and mean document size (bytes)."""
+        return await documents_per_appeal(self.infra, self.namespace, appeals, SERVICES)
+
+
+class Relay(System):
+    """(b) or (c): four stage processes of ``veche_bench.relay`` or ``veche_bench.naive``."""
+
+    module = "veche_bench.relay"
+    kind = "relay"
+
+    def __init__(
+        self,
+        settings: BenchSettings,
+        infra: Infra,
+        progress: Progress,
+        inserts: Mapping[str, int],
+    ) -> None:
+        super().__init__(settings, infra, progress)
+        self.inserts = inserts
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self.log_dir = settings.state / self.namespace
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self._spawn)
+        self.sampler.watch({stage: child.pid for stage, child in self.children.items()})
+
+    def _spawn(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        for stage in STAGES:
+            with (self.log_dir / f"{stage}.log").open("ab") as log:
+                self.children[stage] = subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        self.module,
+                        "--stage",
+                        stage,
+                        "--inserts",
+                        str(self.inserts.get(stage, 1)),
+                        "--namespace",
+                        self.namespace,
+                        "--bootstrap",
+                        self.infra.kafka_bootstrap,
+                        "--mongo",
+                        self.infra.mongo_url,
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=os.environ.copy(),
+                )
+
+    def stop(self) -> None:
+        for child in self.children.values():
+            child.send_signal(signal.SIGTERM)
+        for child in self.children.values():
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+
+
+class Naive(Relay):
+    module = "veche_bench.naive"
+    kind = "naive"
+
+
+async def documents_per_appeal(
+    infra: Infra, namespace: str, appeals: int, kinds: tuple[str, ...]
+) -> dict[str, tuple[float, float]]:
+    """Per database: documents and bytes (BSON, from a sample per collection) per appeal."""
+    import bson
+
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url)
+    found: dict[str, tuple[float, float]] = {}
+    try:
+        for kind in kinds:
+            db = client[f"{namespace}_veche_{kind}"]
+            count, size = 0, 0.0
+            for name in await db.list_collection_names():
+                n = await db[name].count_documents({})
+                sizes = [len(bson.encode(d)) async for d in db[name].find().limit(50)]
+                count += n
+                size += n * (sum(sizes) / len(sizes) if sizes else 0.0)
+            found[kind] = (count / max(appeals, 1), size / max(appeals, 1))
+    finally:
+        await client.close()
+    return found
+
+
+async def drop_namespace(infra: Infra, namespace: str) -> None:
+    """Leave the shared broker and store as they were: the run's databases and topics go."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url)
+    try:
+        for name in await client.list_database_names():
+            if name.startswith(f"{namespace}_"):
+                await client.drop_database(name)
+    finally:
+        await client.close()
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([t.qualified(namespace) for t in all_topics()])
+    except Exception as error:  # tidying up must not hide the figures
+        print(f"could not delete the bench topics: {error}", file=sys.stderr)
+    finally:
+        await admin.close()

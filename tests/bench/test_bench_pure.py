@@ -1,0 +1,140 @@
+"""The bench's pure parts: percentiles, open-loop schedules, rates, the summary line, parsing.
+
+No timing here: the figures themselves come from `make bench`.
+"""
+
+import re
+import uuid
+
+import pytest
+from veche_bench.appeals import received_event, submission
+from veche_bench.settings import load
+from veche_bench.stages import STAGES, documents, outgoing
+from veche_bench.stats import (
+    Latency,
+    drain_rate,
+    due_count,
+    percentile,
+    ratio,
+    send_offsets,
+    slope_per_minute,
+    summary_line,
+)
+from veche_bench.store import parse_table, pick
+from veche_shared.events import AppealNotifiedV1, AppealReceivedV1
+
+SUMMARY = re.compile(
+    r"^e2e (\d+|n/a) appeals/s; a/b (\d+\.\d\d|n/a); a/c (\d+\.\d|n/a); p99@50 (\d+|n/a) ms$"
+)
+
+
+def test_percentiles_interpolate_between_ranks():
+    values = [float(v) for v in range(1, 101)]  # 1..100
+    assert percentile(values, 50) == pytest.approx(50.5)
+    assert percentile(values, 99) == pytest.approx(99.01)
+    assert percentile([7.0], 95) == 7.0
+    assert percentile([], 50) is None
+
+
+def test_latency_summary_of_no_values_is_empty_not_zero():
+    empty = Latency.of([])
+    assert (empty.count, empty.p50, empty.p99, empty.max) == (0, None, None, None)
+    some = Latency.of([10.0, 20.0, 30.0])
+    assert (some.count, some.p50, some.max) == (3, 20.0, 30.0)
+
+
+def test_open_loop_schedule_is_evenly_spaced_and_independent_of_the_server():
+    offsets = send_offsets(50, 2)
+    assert len(offsets) == 100
+    assert offsets[0] == 0.0
+    assert offsets[1] == pytest.approx(0.02)
+    assert offsets[-1] == pytest.approx(1.98)
+    assert send_offsets(0, 10) == []
+    assert send_offsets(200, 0) == []
+
+
+def test_due_count_follows_the_clock_and_stops_at_the_total():
+    assert due_count(100, -1.0, 500) == 0
+    assert due_count(100, 0.0, 500) == 1  # the first request is due at once
+    assert due_count(100, 0.5, 500) == 51
+    assert due_count(100, 60.0, 500) == 500
+
+
+def test_drain_rate_counts_from_the_start_of_the_load_to_the_last_completion():
+    batches = [1.0] * 500 + [2.0] * 500 + [5.0] * 500  # three batches, each in one instant
+    assert drain_rate(batches, start=0.0) == pytest.approx(300)
+    assert drain_rate([1.0, 2.0], start=0.0) is None  # too few to tell
+    assert drain_rate([3.0] * 50, start=3.0) is None
+
+
+def test_ratio_and_slope():
+    assert ratio(300, 600) == 0.5
+    assert ratio(None, 10) is None
+    assert ratio(10, 0) is None
+    flat = [(float(t), 120.0) for t in range(60)]
+    growing = [(float(t), 100.0 + t / 6) for t in range(60)]  # +10 MB a minute
+    assert slope_per_minute(flat) == pytest.approx(0.0, abs=1e-9)
+    assert slope_per_minute(growing) == pytest.approx(10.0)
+    assert slope_per_minute([(0.0, 1.0)]) is None
+
+
+def test_summary_line_has_the_documented_shape():
+    line = summary_line(612.4, 0.8123, 14.27, 87.6)
+    assert line == "e2e 612 appeals/s; a/b 0.81; a/c 14.3; p99@50 88 ms"
+    assert SUMMARY.match(line)
+    assert SUMMARY.match(summary_line(None, None, None, None))
+
+
+def test_store_table_rows_are_parsed_by_column():
+    output = "\n".join(
+        [
+            "operation                                          ops     sec     ops/s  p50 ms",
+            "-" * 80,
+            f"{'insert_many (500/batch, ~1KB docs)':<46} {5000:>7} {1.25:>7.2f} {4000:>9,.0f}"
+            "    12.00   30.00  ok count=5000",
+            f"{'update_one by _id, sequential':<46} {1000:>7} {2.00:>7.2f} {500:>9,.0f}"
+            "     2.00    4.00  ok ",
+            f"{'update_one by _id, 32 concurrent':<46} {2000:>7} {1.00:>7.2f} {2000:>9,.0f}"
+            "     9.00   20.00  ok ",
+            f"{'find_one by _id, 32 concurrent':<46} {2000:>7} {0.50:>7.2f} {4000:>9,.0f}"
+            "     3.00    9.00  FAIL not found",
+        ]
+    )
+    rows = parse_table(output)
+    assert [r.operation for r in rows][:2] == [
+        "insert_many (500/batch, ~1KB docs)",
+        "update_one by _id, sequential",
+    ]
+    assert pick(rows, "insert_many (500/batch") == 4000
+    assert pick(rows, "update_one by _id", "concurrent") == 2000
+    assert pick(rows, "find_one by _id", "concurrent") is None  # a failed row is no figure
+
+
+def test_settings_take_lists_from_flags():
+    settings = load(["--http-rates", "50,200", "--skip", "naive,store", "--rate-s", "5"])
+    assert settings.http_rates == [50.0, 200.0]
+    assert settings.skip == ["naive", "store"]
+    assert settings.rate_s == 5.0
+
+
+def test_generated_appeals_are_valid_contracts_and_submissions():
+    event = received_event(7, "run1")
+    assert AppealReceivedV1.from_bytes(event.to_bytes()) == event
+    assert received_event(7, "run1").appeal_id == event.appeal_id  # stable per run and index
+    assert received_event(7, "run2").appeal_id != event.appeal_id
+    body = submission(7)
+    assert body["contact"]["email"].endswith("@example.org")  # never a real address
+
+
+def test_relay_stages_forward_records_and_end_with_a_notified_event():
+    key = str(uuid.uuid4())
+    value = received_event(1, "r").to_bytes()
+    assert outgoing(STAGES["classify"], key, value) == value
+    notified = AppealNotifiedV1.from_bytes(outgoing(STAGES["notify"], key, value))
+    assert str(notified.appeal_id) == key
+    docs = documents(STAGES["notify"], key, value, 3, "t")
+    assert len({d["_id"] for d in docs}) == 3
+    summary = documents(STAGES["classify"], key, value, 2, "t")
+    assert summary[0]["_id"] == key  # the timeline stage updates this one
+    timeline = documents(STAGES["timeline"], key, value, 5, "ns.appeals.routed.v1")
+    assert len(timeline) == 1
