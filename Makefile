@@ -9,7 +9,7 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 INFRA := deploy/local/infra.sh
 RUN := $(UV) run --frozen
 
-.PHONY: help devkey up down status test lint unit integration e2e bootstrap sync infra topics logs clean
+.PHONY: help devkey up down status test lint unit integration e2e bench bootstrap sync infra topics logs clean
 
 help:
 	@echo "make up      infrastructure + the four services, locally"
@@ -86,6 +86,12 @@ test: lint infra topics
 	@eval "$$($(INFRA) env)" && export VECHE_KAFKA_BOOTSTRAP VECHE_MONGO_URL && \
 		status=0; $(RUN) pytest shared/tests services/*/tests tests || status=$$?; \
 		if [ $$status -eq 5 ]; then echo "pytest collected no tests: failing" >&2; fi; exit $$status
+
+# Veche beside its raw limit and a naive baseline, one table; writes docs/PERFORMANCE.md and
+# docs/latency.png. Own namespace and ports (+300): runs beside `make up`. Knobs: VECHE_BENCH_*.
+bench: sync infra
+	@eval "$$($(INFRA) env)" && export VECHE_KAFKA_BOOTSTRAP VECHE_MONGO_URL && \
+		$(RUN) veche-bench
 
 logs:
 	@tail -n 20 $(STATE)/log/*.log
