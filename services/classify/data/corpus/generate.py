@@ -27,6 +27,7 @@ Template mini-language
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import re
@@ -1357,6 +1358,16 @@ def parse_facts(block: str) -> list[tuple[str, str]]:
     return out
 
 
+# Second hand-written batch (fragments_more.py): appended before the partition below, so its
+# templates and wrappers are split between train and held-out exactly like the first batch.
+sys.path.insert(0, str(HERE))
+from fragments_more import MORE_FACTS, MORE_WRAPPERS  # noqa: E402
+
+for _topic, _block in MORE_FACTS.items():
+    T[_topic]["facts"] += _block
+for _name, _items in MORE_WRAPPERS.items():
+    globals()[_name].extend(_items)
+
 FACTS = {t: parse_facts(T[t]["facts"]) for t in TOPICS}
 
 
@@ -1403,8 +1414,8 @@ def topic_extras(topic: str, k: int, ctx: dict, rng: random.Random) -> list[str]
     return [_e(x, ctx, rng) for x in rng.sample(pool, min(k, len(pool)))]
 
 
-def compose(topic: str, urgency: str, style: str, rng: random.Random) -> tuple[str, str]:
-    """Return (text, urgency) — urgency may be raised when two facts are combined."""
+def compose(topic: str, urgency: str, style: str, rng: random.Random) -> tuple[str, str, str]:
+    """Return (text, urgency, fact template) — urgency may be raised when two facts are combined."""
     ctx = make_context(rng)
     f = ctx["female"]
     ctx["vynuzhden"] = "Вынуждена" if f else "Вынужден"
@@ -1539,7 +1550,7 @@ def compose(topic: str, urgency: str, style: str, rng: random.Random) -> tuple[s
     text = re.sub(r"[ \t]+", " ", text).strip()
     text = re.sub(r"(?<!\.)\.\.(?!\.)", ".", text)
     text = text.replace("!.", "!").replace("?.", "?").replace(",.", ".")
-    return text, lvl
+    return text, lvl, ftpl
 
 
 # ---------------------------------------------------------------------------
@@ -1806,7 +1817,7 @@ def generate(seed: int, split: str, per_topic: int, per_other: int, handwritten:
             attempts += 1
             urgency = rng.choices(LEVELS, weights=URGENCY_PRIOR[topic])[0]
             style = choose_style(topic, urgency, rng)
-            text, lvl = compose(topic, urgency, style, rng)
+            text, lvl, template = compose(topic, urgency, style, rng)
             noise: list[str] = []
             if rng.random() < noise_rate:
                 text, noise = apply_noise(text, rng)
@@ -1814,7 +1825,9 @@ def generate(seed: int, split: str, per_topic: int, per_other: int, handwritten:
             if key in seen:
                 continue
             seen.add(key)
-            rows.append({"text": text, "topic": topic, "urgency": lvl, "style": style, "noise": noise})
+            rows.append({"text": text, "topic": topic, "urgency": lvl, "style": style, "noise": noise,
+                         # the fact template: groups for cross-validation on the training side
+                         "template": f"{topic}/{hashlib.sha1(template.encode()).hexdigest()[:10]}"})
             made += 1
         if made < target:
             print(f"warning: {split}/{topic}: only {made} of {target} distinct texts", file=sys.stderr)
@@ -1847,10 +1860,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--out-dir", type=Path, default=HERE)
-    ap.add_argument("--train-per-topic", type=int, default=230)
-    ap.add_argument("--train-other", type=int, default=160)
-    ap.add_argument("--holdout-per-topic", type=int, default=45)
-    ap.add_argument("--holdout-other", type=int, default=30)
+    ap.add_argument("--train-per-topic", type=int, default=400)
+    ap.add_argument("--train-other", type=int, default=300)
+    ap.add_argument("--holdout-per-topic", type=int, default=60)
+    ap.add_argument("--holdout-other", type=int, default=45)
     ap.add_argument("--handwritten", type=Path, default=HERE / "handwritten.jsonl",
                     help="optional fully hand-written examples merged into train")
     ap.add_argument("--noise-rate", type=float, default=0.25)

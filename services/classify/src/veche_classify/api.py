@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query, status
 from faststream.kafka import KafkaBroker
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from veche_shared.events import AppealClassifiedV1, TopicScore, Urgency, utc_now
 from veche_shared.topics import APPEALS_CLASSIFIED
 
@@ -55,14 +55,6 @@ def create_api(
 ) -> FastAPI:
     api = FastAPI(title="Veche classify", description="Review queue and corrections.", version="1")
 
-    class _Correction(CorrectionIn):
-        @field_validator("topic")
-        @classmethod
-        def known_topic(cls, value: str) -> str:
-            if value not in topics:
-                raise ValueError(f"unknown topic {value!r}; known: {topics}")
-            return value
-
     @api.get("/review", response_model=list[ReviewItem])
     async def review_queue(
         status_: Annotated[str, Query(alias="status", pattern="^(open|labelled)$")] = "open",
@@ -76,7 +68,12 @@ def create_api(
         status_code=status.HTTP_201_CREATED,
         response_model=CorrectionOut,
     )
-    async def correct(appeal_id: uuid.UUID, body: _Correction) -> CorrectionOut:
+    async def correct(appeal_id: uuid.UUID, body: CorrectionIn) -> CorrectionOut:
+        if body.topic not in topics:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                f"unknown topic {body.topic!r}; known: {', '.join(topics)}",
+            )
         previous = await store.latest(str(appeal_id))
         if previous is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"appeal {appeal_id} not classified")

@@ -31,6 +31,7 @@ from .training import (
     TRAIN_FILE,
     Example,
     evaluate,
+    grouped_cv,
     metadata,
     read_jsonl,
     train,
@@ -51,12 +52,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     p_train.add_argument(
         "--with-feedback", action="store_true", help="add operator corrections from the store"
     )
+    p_train.add_argument(
+        "--cv",
+        type=float,
+        nargs="*",
+        default=None,
+        metavar="C",
+        help="only report template-grouped CV macro-F1 on the training data for these C values",
+    )
     p_eval = sub.add_parser("evaluate", help="score the artefact on held-out files")
     p_eval.add_argument("files", type=Path, nargs="*")
     sub.add_parser("predict", help="JSON Lines in (id, text) -> JSON Lines out")
     p_bench = sub.add_parser("bench", help="throughput of the model on a corpus file")
     p_bench.add_argument("--file", type=Path, default=HOLDOUT_FILES[0])
     p_bench.add_argument("--limit", type=int, default=800)
+    p_bench.add_argument(
+        "--broker",
+        type=int,
+        metavar="N",
+        default=None,
+        help="instead: N appeals through the whole service on the real Kafka and store",
+    )
     args = parser.parse_args(argv)
     settings = ClassifySettings()
     if args.command in (None, "serve"):
@@ -67,6 +83,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         _evaluate(settings, args.files or list(HOLDOUT_FILES))
     elif args.command == "predict":
         predict_stream(settings, sys.stdin, sys.stdout)
+    elif args.command == "bench" and args.broker:
+        _bench_broker(settings, args.file, args.broker)
     elif args.command == "bench":
         _bench(settings, args.file, args.limit)
 
@@ -88,6 +106,12 @@ def _train(settings: ClassifySettings, args: argparse.Namespace) -> None:
         feedback = asyncio.run(_load_feedback(settings))
         err.print(f"operator corrections: {len(feedback)}")
     out = args.out or settings.model_path
+    if args.cv is not None:
+        with Progress(console=err, transient=False) as progress:
+            scores = grouped_cv(examples + feedback, args.cv or [0.1, 0.5, 2.0], progress)
+        for c, score in scores.items():
+            print(f"C={c}: template-grouped CV macro-F1 on train {score:.3f}")
+        return
     with Progress(console=err, transient=False) as progress:
         model = train(examples + feedback, progress)
     metrics = {}
@@ -185,6 +209,18 @@ def predict_stream(settings: ClassifySettings, stdin: TextIO, stdout: TextIO) ->
         stdout.flush()
     err.print(f"classified {count} lines with {model.version}")
     return count
+
+
+def _bench_broker(settings: ClassifySettings, path: Path, count: int) -> None:
+    from . import bench_service
+
+    figures = asyncio.run(bench_service.run(settings, path, count))
+    print(
+        f"service on the broker: {figures['appeals']:.0f} appeals in {figures['seconds']:.1f} s, "
+        f"{figures['appeals_per_s']:.0f} appeals/s, "
+        f"{figures['cpu_ms_per_appeal']:.2f} CPU ms per appeal "
+        f"(ner={settings.ner}, batch up to {settings.batch_max_records})"
+    )
 
 
 def _bench(settings: ClassifySettings, path: Path, limit: int) -> None:

@@ -25,8 +25,13 @@ def register_handlers(
     async def classify_batch(items: Sequence[Item[AppealReceivedV1]]) -> Sequence[Publication]:
         decisions = triage.decide([item.event.appeal for item in items])
         members = [_member(item.event, d) for item, d in zip(items, decisions, strict=True)]
+        places = [f"{m.topic}|{m.place_key}" for m in members if m is not None]
         with store_spans(items, "find", "incident_members", store.db.name):
-            await _link_incidents(store, members, window, settings.incident_similarity)
+            # read candidates -> link -> store members under a lease per topic+place, so two
+            # consumers never both miss each other's duplicate and open two incidents
+            async with store.place_locks(places):
+                await _link_incidents(store, members, window, settings.incident_similarity)
+                await store.add_incident_members([m for m in members if m is not None])
         outgoing: list[tuple[str, AppealClassifiedV1]] = []
         for item, decision, member in zip(items, decisions, members, strict=True):
             classification = decision.classification.model_copy(
@@ -43,7 +48,6 @@ def register_handlers(
             outgoing.append((str(item.event.event_id), event))
         with store_spans(items, "insert_many", "classifications", store.db.name):
             recorded = await store.record(outgoing)
-            await store.add_incident_members([m for m in members if m is not None])
             await store.enqueue_review([e for e in recorded if e.classification.needs_review])
         return [
             Publication(APPEALS_CLASSIFIED, event, item)

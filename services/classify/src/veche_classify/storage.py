@@ -3,18 +3,24 @@
 * ``classifications`` — one per incoming event (``_id`` = its event id);
 * ``incident_members`` — one per appeal (``_id`` = appeal id): topic, place key, content lemmas;
 * ``review`` — low-confidence decisions waiting for an operator (``_id`` = appeal id);
-* ``feedback`` — operator corrections, kept as training data (``_id`` = correction id).
+* ``feedback`` — operator corrections, kept as training data (``_id`` = correction id);
+* ``incident_locks`` — short leases on one topic + place while a consumer links incidents
+  there (``_id`` = the place, claimed by a unique insert: FerretDB has no atomic
+  find-and-modify under concurrency, a duplicate ``_id`` is the one thing it refuses reliably).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
-from veche_shared.events import AppealClassifiedV1
+from veche_shared.events import AppealClassifiedV1, utc_now
 from veche_shared.mongo import Document, insert_new, record_once
 
 from .domain.incidents import Candidate
@@ -27,6 +33,7 @@ class ClassifyStore:
         self.incidents = self.db["incident_members"]
         self.review = self.db["review"]
         self.feedback = self.db["feedback"]
+        self.locks = self.db["incident_locks"]
 
     async def create_indexes(self) -> None:
         await self.classifications.create_index([("appeal_id", ASCENDING)])
@@ -77,6 +84,38 @@ class ClassifyStore:
             )
             async for doc in self.incidents.find(query)
         ]
+
+    @asynccontextmanager
+    async def place_locks(
+        self, keys: Sequence[str], *, lease_s: float = 30.0, wait_s: float = 20.0
+    ) -> AsyncIterator[None]:
+        """Hold every key (topic|place) exclusively: concurrent consumers link one place in turn.
+
+        A lease left by a crashed consumer is taken over once it expires. Not getting the
+        keys within ``wait_s`` raises ``TimeoutError`` (retryable: the batch is retried).
+        """
+        owner = uuid.uuid4().hex
+        wanted = sorted(set(keys))
+        held: list[str] = []
+        try:
+            deadline = asyncio.get_running_loop().time() + wait_s
+            while missing := [k for k in wanted if k not in held]:
+                now = utc_now()
+                expires = now + timedelta(seconds=lease_s)
+                taken = await insert_new(
+                    self.locks, [{"_id": k, "owner": owner, "expires": expires} for k in missing]
+                )
+                held += [k for k in missing if k not in taken]
+                if not taken:
+                    break
+                await self.locks.delete_many({"_id": {"$in": list(taken)}, "expires": {"$lt": now}})
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError(f"{len(taken)} incident places stayed locked")
+                await asyncio.sleep(0.05)
+            yield
+        finally:
+            if held:
+                await self.locks.delete_many({"_id": {"$in": held}, "owner": owner})
 
     async def add_incident_members(self, members: Sequence[Candidate]) -> None:
         await insert_new(

@@ -97,8 +97,27 @@ def test_location_rules_find_street_house_and_settlement():
 def test_location_rules_name_before_kind_and_ner_only_as_fallback():
     found = locations.extract("На Красноармейском пр-те яма", ner=lambda text: ["Тула"])
     assert [m.kind for m in found] == ["street"]
-    fallback = locations.extract("В Туле яма на дороге", ner=lambda text: ["Туле"])
-    assert [(m.kind, m.text) for m in fallback] == [("place", "Туле")]
+    fallback = locations.extract("Яма у Петровского магазина", ner=lambda text: ["Петровского"])
+    assert [(m.kind, m.text) for m in fallback] == [("place", "Петровского")]
+
+
+def test_dictionary_place_names_need_no_ner():
+    def ner_must_not_run(text: str) -> list[str]:
+        raise AssertionError("NER ran")
+
+    found = locations.extract("В Алексине яма на дороге", ner=ner_must_not_run)
+    assert [(m.kind, m.name) for m in found] == [("settlement", "Алексине")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Прошу принять меры, батареи холодные", "Обращаюсь в Администрацию города по поводу ям"],
+)
+def test_no_location_cue_no_ner(text):
+    def ner_must_not_run(text: str) -> list[str]:
+        raise AssertionError("NER ran")
+
+    assert locations.extract(text, ner=ner_must_not_run) == []
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from veche_shared.events import (
     Urgency,
 )
 
-from .locations import Mention, NerFn, extract
+from .locations import Mention, NerFn, cheap_mentions, needs_ner, ner_mentions
 from .model import Scored, TriageModel
 from .moderation import flags
 from .text import normalise
@@ -43,12 +43,29 @@ class Triage:
     def decide(self, appeals: Sequence[AppealSnapshot]) -> list[Decision]:
         texts = [_full_text(appeal) for appeal in appeals]
         scores = self.model.score(texts)
+        mentions = self._mentions(texts)
         return [
-            self._decision(appeal, text, scored)
-            for appeal, text, scored in zip(appeals, texts, scores, strict=True)
+            self._decision(appeal, text, scored, found)
+            for appeal, text, scored, found in zip(appeals, texts, scores, mentions, strict=True)
         ]
 
-    def _decision(self, appeal: AppealSnapshot, text: str, scored: Scored) -> Decision:
+    def _mentions(self, texts: Sequence[str]) -> list[list[Mention]]:
+        """Rules for every text; NER once per batch, only for texts with an unresolved place cue."""
+        found = [cheap_mentions(text) for text in texts]
+        if self._ner is None:
+            return found
+        todo = [i for i, text in enumerate(texts) if needs_ner(text, found[i])]
+        if not todo:
+            return found
+        batch = getattr(self._ner, "batch", None)
+        spans = batch([texts[i] for i in todo]) if batch else [self._ner(texts[i]) for i in todo]
+        for i, places in zip(todo, spans, strict=True):
+            found[i] = ner_mentions(places)
+        return found
+
+    def _decision(
+        self, appeal: AppealSnapshot, text: str, scored: Scored, found: list[Mention]
+    ) -> Decision:
         normalised = normalise(text)
         (topic, confidence), *rest = scored.topics
         urgency, fired = apply_rules(
@@ -58,7 +75,7 @@ class Triage:
             channel=appeal.channel,
             hint=appeal.urgency_hint,
         )
-        mentions = tuple(extract(text, self._ner))
+        mentions = tuple(found)
         contact = appeal.contact
         own = [c for c in (contact.phone, contact.email, contact.name) if c]
         found_flags = tuple(dict.fromkeys((*appeal.flags, *flags(normalised, text, own))))
