@@ -42,6 +42,7 @@ class RouteStore:
         self.notices = self.db["deadline_notices"]
         self.extensions = self.db["extensions"]
         self.answers = self.db["answers"]
+        self.republish_claims = self.db["notice_republish_claims"]
 
     async def create_indexes(self) -> None:
         await self.routings.create_index([("appeal_id", ASCENDING)])
@@ -206,6 +207,12 @@ class RouteStore:
     async def unpublished_notices(self, older_than: datetime, limit: int) -> list[Document]:
         query = {"published": False, "at": {"$lte": older_than}}
         return [doc async for doc in self.notices.find(query).sort("at").limit(limit)]
+
+    async def claim_republish(self, keys: Sequence[str], window: int) -> set[str]:
+        """The notices this replica may re-send in this window (one claim insert each)."""
+        documents = [{"_id": f"{key}#{window}", "notice": key} for key in keys]
+        taken = await insert_new(self.republish_claims, documents)
+        return {doc["notice"] for doc in documents if doc["_id"] not in taken}
 
     async def mark_published(self, keys: Sequence[str]) -> None:
         for batch in chunks(list(keys)):

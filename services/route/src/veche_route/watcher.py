@@ -3,7 +3,8 @@
 Every replica runs it. A notice is an insert keyed by (assignment, term, kind, due time): only
 the replica whose insert succeeded publishes it, then marks it published. A notice recorded but
 not confirmed (the process died in between, Kafka was down) is re-published after a grace
-period by whichever replica looks — with the event id stored the first time, so the rare
+period, with the event id stored the first time. Replicas claim each re-send per grace window
+(an insert), so one of them sends it; should the first send have reached Kafka after all, the
 double is the same event and notify deduplicates it.
 """
 
@@ -113,9 +114,14 @@ class DeadlineWatcher:
         return new_due
 
     async def republish(self, now: datetime) -> int:
+        """Send notices recorded but never confirmed. Replicas claim each one per grace window
+        (an insert), so one replica re-sends it, once per window until it is confirmed."""
         stale = await self.store.unpublished_notices(now - self.republish_after, self.batch)
-        await self._publish_documents(stale)
-        return len(stale)
+        window = int(now.timestamp() // max(self.republish_after.total_seconds(), 1e-3))
+        claimed = await self.store.claim_republish([doc["_id"] for doc in stale], window)
+        mine = [doc for doc in stale if doc["_id"] in claimed]
+        await self._publish_documents(mine)
+        return len(mine)
 
     async def _record_and_publish(self, notices: Sequence[tuple[str, AppealDeadlineV1]]) -> int:
         inserted = await self.store.record_notices(notices)

@@ -17,6 +17,8 @@ from veche_shared.events import (
     AppealRoutedV1,
     AssignmentRole,
     DeadlineKind,
+    Executor,
+    ExecutorLevel,
     Urgency,
     utc_now,
 )
@@ -349,3 +351,49 @@ async def test_an_answered_appeal_is_no_longer_watched_even_if_the_answer_comes_
     events = [e for e in events if e.appeal_id in ours]
     assert {e.appeal_id for e in events} == {unanswered.appeal_id}
     assert [e.kind for e in events] == [DeadlineKind.OVERDUE, DeadlineKind.OVERDUE]
+
+
+async def test_a_notice_recorded_but_not_published_is_published_once_later(infra, topics, mongo):
+    """The process died between recording a notice and publishing it: a replica sends it."""
+    settings = settings_for(infra, topics, watch_interval_s=0.2, notice_republish_s=0.5)
+    source = classified(topic="roads", text="В Алексине яма")
+    executor = Executor(
+        code="aleksin:roads", organisation="Администрация Алексина", level=ExecutorLevel.MUNICIPAL
+    )
+    lost = AppealDeadlineV1(
+        appeal_id=source.appeal_id,
+        appeal=source.appeal,
+        assignment_id=f"{source.appeal_id}:aleksin:roads",
+        kind=DeadlineKind.OVERDUE,
+        term="answer",
+        due_at=utc_now() - timedelta(hours=1),
+        executor=executor,
+        occurred_at=utc_now() - timedelta(minutes=5),
+    )
+    notices = mongo[settings.database]["deadline_notices"]
+    await notices.insert_one(
+        {
+            "_id": f"{lost.assignment_id}|answer|overdue|{lost.due_at.isoformat()}",
+            "assignment_id": lost.assignment_id,
+            "kind": "overdue",
+            "published": False,
+            "at": lost.occurred_at,
+            "event": lost.model_dump(mode="json", exclude_none=True),
+        }
+    )
+    async with (
+        TopicReader(infra.kafka_bootstrap, settings.topic_name(APPEALS_DEADLINE)) as out,
+        serving(create_app(settings)),
+        serving(create_app(settings)),
+    ):
+
+        def mine(records):
+            return [
+                r for r in records if AppealDeadlineV1.from_bytes(r.value).event_id == lost.event_id
+            ]
+
+        await out.wait_for(lambda records: bool(mine(records)), timeout=30)
+        await asyncio.sleep(1.5)  # several more ticks of both replicas
+        resent = mine(await out.settle(quiet=1.5))
+    assert len(resent) == 1
+    assert (await notices.find_one({"_id": {"$regex": f"^{lost.assignment_id}"}}))["published"]
