@@ -30,6 +30,14 @@ async def serving(app: ASGIApp, port: int | None = None) -> AsyncIterator[str]:
                 task.result()  # surface the startup failure
                 raise RuntimeError("server stopped during startup")
             await asyncio.sleep(0.05)
+        # The HTTP side can be up before FastStream's brokers run; a test that ended in that gap
+        # would leave consumers behind that take partitions from the next test's apps.
+        brokers = getattr(app, "brokers", ())
+        while not all(broker.running for broker in brokers):
+            if task.done():
+                task.result()
+                raise RuntimeError("server stopped during startup")
+            await asyncio.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
