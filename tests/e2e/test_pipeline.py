@@ -80,6 +80,11 @@ async def test_appeals_reach_notified_exactly_once_in_one_trace(stack, infra, to
         views = await wait_notified(client, [a["appeal_id"] for a in accepted])
         print(f"20 appeals notified {time.monotonic() - started:.2f} s after the first POST")
     assert_each_stage_once(views)
+    for view in views.values():  # who answers, and by when, is visible on the appeal
+        routed = next(entry for entry in view["timeline"] if entry["stage"] == "routed")
+        assert routed["executor"]
+        assert set(routed["deadlines"]) >= {"register_by", "redirect_by", "answer_by"}
+        assert view["executor"] == routed["executor"]
 
     async with TopicReader(infra.kafka_bootstrap, f"{topics}.{APPEALS_NOTIFIED.name}") as reader:
         records = await reader.settle(quiet=2)

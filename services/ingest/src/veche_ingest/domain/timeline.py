@@ -67,6 +67,20 @@ def _summarise(event: Event) -> tuple[Stage, dict[str, Any]]:
                 "territory_code": event.territory.code,
                 "redirected": event.redirected,
                 "answer_by": event.deadlines.answer_by.isoformat(),
+                "deadlines": event.deadlines.model_dump(mode="json", exclude_none=True),
+                "redirect_notice_by": (
+                    event.redirect_notice_by.isoformat() if event.redirect_notice_by else None
+                ),
+                "assignments": [
+                    {
+                        "role": a.role.value,
+                        "executor": a.executor.organisation,
+                        "department": a.executor.department,
+                        "answer_by": a.answer_by.isoformat(),
+                    }
+                    for a in event.assignments
+                ],
+                "flags": list(event.flags),
             }
         case AppealNotifiedV1():
             return Stage.NOTIFIED, {
