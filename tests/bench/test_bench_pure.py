@@ -138,3 +138,20 @@ def test_relay_stages_forward_records_and_end_with_a_notified_event():
     assert summary[0]["_id"] == key  # the timeline stage updates this one
     timeline = documents(STAGES["timeline"], key, value, 5, "ns.appeals.routed.v1")
     assert len(timeline) == 1
+
+
+def test_rate_phases_go_slowest_first_http_before_topic():
+    from veche_bench.cli import rate_phases
+
+    settings = load(["--http-rates", "500,50", "--topic-rates", "50,200"])
+    assert rate_phases(settings) == [
+        ("http", 50.0),
+        ("topic", 50.0),
+        ("topic", 200.0),
+        ("http", 500.0),
+    ]
+    assert rate_phases(load(["--http-rates", "50", "--skip", "http"])) == [
+        ("topic", 50.0),
+        ("topic", 200.0),
+        ("topic", 500.0),
+    ]

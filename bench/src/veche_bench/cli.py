@@ -22,6 +22,7 @@ from .store import store_limits
 WARM_UP = 100
 MIN_BACKLOG = 200
 OVER_CAPACITY = 1.2  # an offered rate this far above saturation only grows a queue
+TARGET_RATE = 50.0  # p99 at 50/s is a target: measured even above saturation
 
 
 def infra_pids() -> dict[str, int]:
@@ -61,6 +62,22 @@ def say(console: Console, system: System, key: str) -> None:
     )
 
 
+def rate_phases(settings: BenchSettings) -> list[tuple[str, float]]:
+    """(path, rate) pairs, slowest first, HTTP before topic at each rate."""
+    skip = set(settings.skip)
+    pairs = [("http", r) for r in settings.http_rates if "http" not in skip]
+    pairs += [("topic", r) for r in settings.topic_rates if "topic" not in skip]
+    return sorted(pairs, key=lambda pair: (pair[1], pair[0]))
+
+
+async def rate_phase(veche: Veche, path: str, rate: float, settings: BenchSettings) -> None:
+    key = f"{path}-{rate:g}"
+    if path == "http":
+        await veche.http_rate(key, rate, settings.rate_s)
+    else:
+        await veche.topic_rate(key, rate)
+
+
 async def run_veche(
     settings: BenchSettings,
     infra: Infra,
@@ -85,21 +102,15 @@ async def run_veche(
             stage: max(1, round(results.documents.get(stage, (1.0, 0.0))[0]))
             for stage in ("classify", "route", "notify")
         }
-        for rate in sorted(set(settings.http_rates) | set(settings.topic_rates)):
-            for path in ("http", "topic"):
-                if path in skip or rate not in getattr(settings, f"{path}_rates"):
-                    continue
-                key = f"{path}-{rate:g}"
-                if rate > OVER_CAPACITY * saturation:
-                    veche.result.notes.append(
-                        f"{key}: skipped, above the measured saturation ({saturation:.0f}/s)"
-                    )
-                elif veche.time_left() < settings.rate_s + 20:
-                    veche.result.notes.append(f"{key}: skipped, out of time budget")
-                elif path == "http":
-                    await veche.http_rate(key, rate, settings.rate_s)
-                else:
-                    await veche.topic_rate(key, rate)
+        over: list[tuple[str, float]] = []
+        for path, rate in rate_phases(settings):
+            key = f"{path}-{rate:g}"
+            if rate > OVER_CAPACITY * saturation:
+                over.append((path, rate))
+            elif veche.time_left() < settings.rate_s + 20:
+                veche.result.notes.append(f"{key}: skipped, out of time budget")
+            else:
+                await rate_phase(veche, path, rate, settings)
                 say(console, veche, key)
         soak_s = min(settings.soak_s, veche.time_left() - 60)
         if "soak" not in skip and soak_s >= 20:
@@ -109,6 +120,19 @@ async def run_veche(
             say(console, veche, "soak")
         elif "soak" not in skip:
             veche.result.notes.append("soak: skipped, out of time budget")
+        # Above saturation only a queue grows; 50/s is still measured (the targets name it),
+        # after the soak, so its backlog spoils no other phase but the scale-out's drain.
+        for path, rate in over:
+            key = f"{path}-{rate:g}"
+            if rate != TARGET_RATE:
+                veche.result.notes.append(
+                    f"{key}: skipped, above the measured saturation ({saturation:.1f}/s)"
+                )
+            elif veche.time_left() < settings.rate_s + 20:
+                veche.result.notes.append(f"{key}: skipped, out of time budget")
+            else:
+                await rate_phase(veche, path, rate, settings)
+                say(console, veche, key)
         if "scaleout" not in skip and veche.time_left() > 40:
             await veche.add_classify_replica()
             first = results.phase(veche.result, "saturation")

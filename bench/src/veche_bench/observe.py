@@ -55,6 +55,7 @@ class WindowResult:
     registered: int
     notified: int
     latency_ms: Latency
+    censored: int  # not notified when the phase ended: their latency is a lower bound
     notified_rate: float | None
     classified_rate: float | None
     classified_duplicates: int  # appeals with more than one distinct classified event
@@ -140,18 +141,22 @@ class Collector:
             if a.registered_at is not None and a.notified_at is None
         )
 
-    def result(self, window: Window) -> WindowResult:
+    def result(self, window: Window, until: float) -> WindowResult:
+        """Figures of the window's appeals; one not notified by ``until`` counts as taking at
+        least ``until - registered_at`` (censored), so a backlog cannot flatter the latency."""
         appeals = self.in_window(window)
         done = [a for a in appeals if a.notified_at is not None and a.registered_at is not None]
+        open_ = [a for a in appeals if a.notified_at is None and a.registered_at is not None]
         latencies = [
             (a.notified_at - a.registered_at) * 1000  # type: ignore[operator]
             for a in done
-        ]
+        ] + [(until - a.registered_at) * 1000 for a in open_]  # type: ignore[operator]
         classified_times = [a.classified_at for a in appeals if a.classified_at is not None]
         return WindowResult(
             registered=len(appeals),
             notified=len(done),
             latency_ms=Latency.of(latencies),
+            censored=len(open_),
             notified_rate=drain_rate(
                 [a.notified_at for a in done],  # type: ignore[misc]
                 window.start,

@@ -180,7 +180,7 @@ class System:
             label=label,
             offered_rate=rate,
             generator=generated,
-            window=self.collector.result(window),
+            window=self.collector.result(window, finished.end),
             usage=self.sampler.usage(finished),
             seconds=time.monotonic() - started,
         )
@@ -263,8 +263,9 @@ class Veche(System):
         self.sampler.forget("classify#2")
 
     async def http_rate(self, key: str, rate: float, duration: float) -> PhaseResult:
-        args = ["http", "--url", self.url, "--rate", str(rate), "--duration", str(duration)]
-        return await self.phase(key, f"veche http {rate:g}/s", args, round(rate * duration), rate)
+        args = ["http", "--url", self.url, "--rate", f"{rate:.3f}", "--duration", str(duration)]
+        label = f"veche {key} http {rate:.3g}/s"
+        return await self.phase(key, label, args, round(rate * duration), rate)
 
     async def documents_per_appeal(self, appeals: int) -> dict[str, tuple[float, float]]:
         """Per service database: documents per appeal and mean document size (bytes)."""

@@ -50,6 +50,9 @@ class BenchSettings(BaseSettings):
         default=REPO_ROOT / "docs" / "PERFORMANCE.md", description="where the note is written"
     )
     plot: Path = Field(default=REPO_ROOT / "docs" / "latency.png", description="latency plot")
+    label: str = Field(
+        default="full run", description="what kind of run this was, printed in the note"
+    )
     write_docs: bool = Field(default=True, description="write the note and the plot")
     state: Path = Field(default=REPO_ROOT / ".local" / "bench", description="logs of the run")
 
