@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from threadpoolctl import threadpool_limits
 from veche_shared.runtime import Runtime
 from veche_shared.service import ServiceApp
 
@@ -17,6 +18,10 @@ from .storage import ClassifyStore
 
 def build_triage(settings: ClassifySettings) -> Triage:
     """The trained model from the artefact in the repository: nothing is downloaded."""
+    # One BLAS thread: the matrices per batch are small, and OpenBLAS's extra threads spin
+    # while waiting -- measured as twice the CPU per appeal once the NER model had run.
+    # Scale with partitions and replicas instead. (threadpoolctl comes with scikit-learn.)
+    threadpool_limits(limits=1, user_api="blas")
     return Triage(
         artefact.load(settings.model_path),
         review_threshold=settings.review_threshold,

@@ -130,6 +130,9 @@ def _dedup(mentions: list[Mention]) -> list[Mention]:
 class NatashaLocations:
     """natasha NER LOC spans (slovnet news model shipped in the wheel, nothing downloaded)."""
 
+    def __init__(self) -> None:
+        _tagger()  # load at start-up (~1 s), not inside the first batch that needs it
+
     def __call__(self, text: str) -> list[str]:
         return self.batch([text])[0]
 

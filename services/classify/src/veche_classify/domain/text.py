@@ -43,9 +43,14 @@ def lemma(word: str) -> str:
     return str(morph().parse(word)[0].normal_form).replace("ё", "е")
 
 
-def words(normalised: str) -> list[str]:
-    """Word tokens of an already normalised text (numbers and punctuation dropped)."""
-    return [token.text for token in tokenize(normalised) if _WORD.match(token.text)]
+@lru_cache(maxsize=4096)
+def words(normalised: str) -> tuple[str, ...]:
+    """Word tokens of an already normalised text (numbers and punctuation dropped).
+
+    Cached: the word features, the mean embedding and the moderation flags all tokenise the
+    same normalised text of a batch.
+    """
+    return tuple(token.text for token in tokenize(normalised) if _WORD.match(token.text))
 
 
 def lemmas(text: str) -> list[str]:
