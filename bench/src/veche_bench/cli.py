@@ -133,13 +133,16 @@ async def run_veche(
             else:
                 await rate_phase(veche, path, rate, settings)
                 say(console, veche, key)
-        if "scaleout" not in skip and veche.time_left() > 40:
-            await veche.add_classify_replica()
+        if "scaleout" not in skip and veche.time_left() > 60:
+            # the same backlog through one classify process, then through two in its group
             first = results.phase(veche.result, "saturation")
             classify_rate = first.window.classified_rate if first else None
             count = sized(classify_rate or estimate, settings, settings.backlog)
-            await veche.backlog("saturation-2", "veche 2 classify replicas", count, "classified")
-            say(console, veche, "saturation-2")
+            await veche.backlog("classify-1", "veche 1 classify replica", count, "classified")
+            say(console, veche, "classify-1")
+            await veche.add_classify_replica()
+            await veche.backlog("classify-2", "veche 2 classify replicas", count, "classified")
+            say(console, veche, "classify-2")
             await veche.remove_classify_replica()
         elif "scaleout" not in skip:
             veche.result.notes.append("scale-out: skipped, out of time budget")

@@ -125,12 +125,12 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                         "",
                     )
                 )
-    one, two = results.phase(veche, "saturation"), results.phase(veche, "saturation-2")
+    one, two = results.phase(veche, "classify-1"), results.phase(veche, "classify-2")
     if one and two:
         r1, r2 = one.window.classified_rate, two.window.classified_rate
         table.append(
             (
-                "classify 1 → 2 replicas (classified/s, ratio)",
+                f"classify 1 → 2 replicas, {two.window.registered} appeals (classified/s, ×)",
                 f"{_n(r1)} → {_n(r2)} (×{_n(ratio(r2, r1), 2)})",
                 "",
                 "",
@@ -247,6 +247,7 @@ def plot(results: Results, path: Path) -> None:
     axes.set_xlabel("offered rate, appeals/s")
     axes.set_ylabel("accepted → notification recorded, ms")
     axes.set_yscale("log")
+    axes.set_xlim(left=0)
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=7)
     axes.set_title("Latency vs offered rate (2 cores, Kafka + FerretDB co-located)", fontsize=9)
@@ -287,15 +288,12 @@ def limits_text(results: Results) -> list[str]:
             "stage, notify's per-notification delivery states) costs more than all its inserts "
             "together: insert-only records, or a real MongoDB via `VECHE_MONGO_URL`, lift it."
         )
+    load = phase.usage.get("load", (0.0, 0.0))[0]
     lines.append(
-        f"- **the machine**: all watched processes together used {total:.0f}% of the 200% two "
-        "cores give; "
-        + (
-            "the box is CPU-saturated, so stages compete for cores and no single one is "
-            "'the' limit."
-            if total >= 170
-            else "there is CPU left, so the limit is latency of the store/broker round trips."
-        )
+        f"- **the machine**: the watched processes used {total:.0f}% of the 200% two cores "
+        f"give ({load:.0f}% of it the load generator); other work on the machine (other "
+        "namespaces, other users of the broker and store) is not in these figures but competes "
+        "for the same cores."
     )
     store_inserts = results.store.get("inserts/s (insert_many, 500/batch)")
     documents = sum(d for d, _ in results.documents.values())
@@ -330,8 +328,9 @@ def capacity_text(results: Results) -> list[str]:
         f"store size ×{INDEX_OVERHEAD} for indexes and free space.",
         "",
         "| appeals a year | mean / peak appeals/s | replicas ingest · classify · route · notify "
-        "| partitions per topic | store per year | store writes/s at peak |",
-        "|---|---|---|---|---|---|",
+        "| partitions per topic | store per year | store inserts/s at peak "
+        "| pipelines at the measured rate |",
+        "|---|---|---|---|---|---|---|",
     ]
     for volume in VOLUMES:
         mean = volume / SECONDS_A_YEAR
@@ -345,14 +344,18 @@ def capacity_text(results: Results) -> list[str]:
         lines.append(
             f"| {volume:,} | {mean:.2f} / {peak:.1f} | "
             + " · ".join(str(replicas[n]) for n in SERVICE_PROCESSES)
-            + f" | {partitions} | {gigabytes:,.1f} GB | {peak * documents:,.0f} |"
+            + f" | {partitions} | {gigabytes:,.1f} GB | {peak * documents:,.0f} "
+            f"| {math.ceil(peak / sat)} |"
         )
     lines += [
         "",
         f"What the 2-core figures imply: one such box sustains {sat:.0f} appeals/s, i.e. "
         f"{sat * SECONDS_A_YEAR / 1e9:.1f} billion a year of pure throughput; even 100 M a year "
         f"peaks at {100_000_000 / SECONDS_A_YEAR * PEAK_FACTOR:.0f}/s. Throughput is therefore "
-        "not what sizes the cluster: replicas are for availability and rolling updates, "
+        "not what sizes the cluster as long as one pipeline's measured rate is above the peak "
+        "(last column: how many independent pipelines — store included — the peak needs at "
+        "today's rate; where it is above 1 the store, not the replicas, must grow first). "
+        "Otherwise replicas are for availability and rolling updates, "
         "partitions (6 per topic, never fewer than twice the largest consumer group) leave room "
         "to scale consumers without re-keying, and the store is sized by retention (59-ФЗ "
         "appeals are kept for years: multiply the yearly figure by the retention period). "
@@ -415,8 +418,9 @@ def write_docs(results: Results, summary: str) -> None:
             "`update_one` per status change, a publish awaited per message. It has no domain "
             "logic either, so it is the best case of that style.",
             "- **store**: `deploy/local/bench_store.py` on the same server.",
-            "- **scale-out**: a second classify process in the same consumer group during a "
-            "second backlog drain; `classified/s` is the classify stage's output rate; "
+            "- **scale-out**: the same backlog twice, through one classify process and then "
+            "through two in the same consumer group (6 partitions); `classified/s` is the "
+            "classify stage's output rate; "
             "'classified twice' counts appeals with more than one *distinct* classified event "
             "id on `appeals.classified.v1` (a redelivery republishes the same event id, which "
             "downstream deduplicates).",
@@ -436,9 +440,13 @@ def write_docs(results: Results, summary: str) -> None:
             "`make bench` (after `make up` has downloaded Kafka and FerretDB once). Every knob is "
             "an environment variable `VECHE_BENCH_<NAME>` or a flag `--<name>` of `veche-bench`: "
             "`HTTP_RATES`/`TOPIC_RATES` (JSON lists in the environment, comma-separated as "
-            "flags), `RATE_S`, `BACKLOG`, `NAIVE_BACKLOG`, `DRAIN_TIMEOUT_S`, `SOAK_S`, "
-            "`SOAK_RATE`, `PORT_OFFSET` (300), `STORE_DOCS`, `STORE_OPS`, `SKIP` (any of http, "
-            "topic, scaleout, soak, relay, naive, store), `WRITE_DOCS`. A faster store is "
+            "flags), `RATE_S`, `BACKLOG`, `NAIVE_BACKLOG`, `DRAIN_S`, `DRAIN_TIMEOUT_S`, "
+            "`BUDGET_S` (840: phases that no longer fit are skipped and listed), `SOAK_S` "
+            "(600 for the 10-minute memory run, with a larger `BUDGET_S`), `SOAK_RATE`, "
+            "`SERVICE_ENV` (extra environment of the services; by default it lifts notify's "
+            "e-mail/SMS quotas, which model a provider's limit, not the pipeline's), "
+            "`PORT_OFFSET` (300), `STORE_DOCS`, `STORE_OPS`, `SKIP` (any of http, topic, "
+            "scaleout, soak, relay, naive, store), `LABEL`, `WRITE_DOCS`. A faster store is "
             "measured by pointing `VECHE_MONGO_URL` at it. The last line printed is "
             "`e2e <N> appeals/s; a/b <x>; a/c <y>; p99@50 <z> ms`.",
             "",
