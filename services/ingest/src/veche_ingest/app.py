@@ -97,10 +97,11 @@ def create_app(settings: IngestSettings | None = None) -> ServiceApp:
 
     closer = Closer(store, event_publisher(runtime, settings, APPEALS_ANSWERED))
     api = create_api(intake.registrar, store, settings, closer)
+    relaying = relay.periodic()
     FastAPIInstrumentor.instrument_app(api, tracer_provider=runtime.tracer_provider)
     return runtime.app(
         on_startup=[prepare_store],
-        after_startup=[marks.start, relay.start],
-        before_shutdown=[relay.stop, marks.stop],
+        after_startup=[marks.start, relaying.start],
+        before_shutdown=[relaying.stop, marks.stop],
         fallback=BodySizeLimit(api, settings.max_body_bytes),
     )

@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 
+from veche_shared.background import Periodic
 from veche_shared.events import AppealReceivedV1, utc_now
 
 from .storage import IngestStore
@@ -27,9 +27,8 @@ Publish = Callable[[AppealReceivedV1, Mapping[str, str]], Awaitable[None]]
 class PublishedMarks:
     def __init__(self, store: IngestStore, interval: float = 0.2) -> None:
         self._store = store
-        self._interval = interval
         self._pending: list[str] = []
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic("published-marks", interval, self.flush)
 
     def add(self, appeal_id: str) -> None:
         self._pending.append(appeal_id)
@@ -43,25 +42,12 @@ class PublishedMarks:
             raise
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="published-marks")
+        await self._loop.start()
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
         with contextlib.suppress(Exception):
             await self.flush()
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                await self.flush()
-            except Exception as error:
-                log.warning(
-                    "could not mark appeals published", extra={"error_class": type(error).__name__}
-                )
 
 
 class OutboxRelay:
@@ -79,7 +65,6 @@ class OutboxRelay:
         self._grace = grace
         self._interval = interval
         self._batch = batch
-        self._task: asyncio.Task[None] | None = None
 
     async def relay_once(self) -> int:
         """Publish every appeal pending longer than the grace period; return how many."""
@@ -92,20 +77,10 @@ class OutboxRelay:
         await self._store.mark_published(delivered)
         return len(delivered)
 
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+    def periodic(self) -> Periodic:
+        """The relay as a background task of the service (start/stop with the app)."""
+        return Periodic("outbox-relay", self._interval, self._relay_and_log)
 
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await asyncio.sleep(self._interval)
-            try:
-                if delivered := await self.relay_once():
-                    log.info("outbox relay delivered queued appeals", extra={"count": delivered})
-            except Exception as error:  # Kafka or the store still down: next tick
-                log.warning("outbox relay failed", extra={"error_class": type(error).__name__})
+    async def _relay_and_log(self) -> None:
+        if delivered := await self.relay_once():
+            log.info("outbox relay delivered queued appeals", extra={"count": delivered})

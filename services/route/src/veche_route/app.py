@@ -85,9 +85,10 @@ def create_app(settings: RouteSettings | None = None) -> ServiceApp:
         await store.create_indexes()
         await rules.start()
 
+    watching = watcher.periodic()
     return runtime.app(
         on_startup=[prepare_store],
-        after_startup=[watcher.start],
-        before_shutdown=[watcher.stop],
+        after_startup=[watching.start],
+        before_shutdown=[watching.stop],
         fallback=api,
     )

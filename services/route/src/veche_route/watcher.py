@@ -10,15 +10,14 @@ double is the same event and notify deduplicates it.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from opentelemetry import trace
+from veche_shared.background import Periodic
 from veche_shared.events import (
     AppealDeadlineV1,
     DeadlineKind,
@@ -58,8 +57,6 @@ class DeadlineWatcher:
     republish_after: timedelta
     extension_max_days: int = 30
     batch: int = 200
-    _task: asyncio.Task[None] | None = field(default=None, init=False)
-    _stopped: bool = field(default=False, init=False)
 
     async def tick(self, now: datetime | None = None) -> WatchOutcome:
         now = now or utc_now()
@@ -163,27 +160,14 @@ class DeadlineWatcher:
             supervisor=Executor.model_validate(supervisor) if supervisor else None,
         )
 
-    async def start(self) -> None:
-        # FastStream may run after-startup hooks after a fast shutdown has begun: do not start.
-        if not self._stopped:
-            self._task = asyncio.create_task(self._run(), name="deadline-watcher")
+    def periodic(self) -> Periodic:
+        """The watch as a background task of the service (start/stop with the app)."""
+        return Periodic("deadline-watcher", self.interval, self._tick_and_log)
 
-    async def stop(self) -> None:
-        self._stopped = True
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                outcome = await self.tick()
-                if outcome.emitted or outcome.republished:
-                    log.info(
-                        "deadline notices",
-                        extra={"emitted": outcome.emitted, "republished": outcome.republished},
-                    )
-            except Exception as error:  # store or broker down: the next tick tries again
-                log.warning("deadline watch failed", extra={"error_class": type(error).__name__})
-            await asyncio.sleep(self.interval)
+    async def _tick_and_log(self) -> None:
+        outcome = await self.tick()
+        if outcome.emitted or outcome.republished:
+            log.info(
+                "deadline notices",
+                extra={"emitted": outcome.emitted, "republished": outcome.republished},
+            )
