@@ -30,7 +30,7 @@ from .domain.urgency import apply_rules
 
 CORPUS = Path(__file__).resolve().parents[2] / "data" / "corpus"
 TRAIN_FILE = CORPUS / "train.jsonl"
-HOLDOUT_FILES = (CORPUS / "holdout.jsonl", CORPUS / "novel.jsonl")
+HOLDOUT_FILES = (CORPUS / "holdout.jsonl", CORPUS / "novel.jsonl", CORPUS / "realistic.jsonl")
 SCHEMA_VERSION = 1
 
 
