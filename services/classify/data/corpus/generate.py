@@ -1361,9 +1361,15 @@ def parse_facts(block: str) -> list[tuple[str, str]]:
 # Second hand-written batch (fragments_more.py): appended before the partition below, so its
 # templates and wrappers are split between train and held-out exactly like the first batch.
 sys.path.insert(0, str(HERE))
-from fragments_more import MORE_FACTS, MORE_FACTS_3, MORE_TOPIC_LISTS, MORE_WRAPPERS  # noqa: E402
+from fragments_more import (  # noqa: E402
+    MORE_FACTS,
+    MORE_FACTS_3,
+    MORE_FACTS_4,
+    MORE_TOPIC_LISTS,
+    MORE_WRAPPERS,
+)
 
-for _batch in (MORE_FACTS, MORE_FACTS_3):
+for _batch in (MORE_FACTS, MORE_FACTS_3, MORE_FACTS_4):
     for _topic, _block in _batch.items():
         T[_topic]["facts"] += _block
 for _topic, _lists in MORE_TOPIC_LISTS.items():
@@ -1864,10 +1870,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--out-dir", type=Path, default=HERE)
-    ap.add_argument("--train-per-topic", type=int, default=450)
-    ap.add_argument("--train-other", type=int, default=340)
-    ap.add_argument("--holdout-per-topic", type=int, default=70)
-    ap.add_argument("--holdout-other", type=int, default=50)
+    ap.add_argument("--train-per-topic", type=int, default=500)
+    ap.add_argument("--train-other", type=int, default=400)
+    ap.add_argument("--holdout-per-topic", type=int, default=75)
+    ap.add_argument("--holdout-other", type=int, default=60)
     ap.add_argument("--handwritten", type=Path, default=HERE / "handwritten.jsonl",
                     help="optional fully hand-written examples merged into train")
     ap.add_argument("--noise-rate", type=float, default=0.25)

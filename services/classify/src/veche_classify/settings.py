@@ -28,5 +28,6 @@ class ClassifySettings(ServiceSettings):
         default=0.3, gt=0, le=1, description="content-lemma Jaccard similarity to link"
     )
     ner: Literal["fallback", "off"] = Field(
-        default="fallback", description="natasha NER for places when the rules find none"
+        default="fallback",
+        description="natasha NER for places the rules miss where a place is cued (batched)",
     )
