@@ -21,6 +21,7 @@ from .store import store_limits
 
 WARM_UP = 100
 MIN_BACKLOG = 200
+MAX_DRAIN_S = 240.0
 OVER_CAPACITY = 1.2  # an offered rate this far above saturation only grows a queue
 TARGET_RATE = 50.0  # p99 at 50/s is a target: measured even above saturation
 
@@ -54,12 +55,14 @@ async def saturate(system: System, label: str, estimate: float, most: int) -> No
     than the warm-up suggested (a warm-up is mostly start-up, so it underestimates)."""
     settings = system.settings
     count = sized(estimate, settings, most)
-    phase = await system.backlog("saturation", label, count)
+    # the figure everything else is compared with: give it time to drain (3x the estimate)
+    patience = min(MAX_DRAIN_S, max(settings.drain_timeout_s, 3 * count / max(estimate, 0.1)))
+    phase = await system.backlog("saturation", label, count, drain_timeout=patience)
     measured = phase.window.notified_rate
     if measured and phase.seconds < settings.drain_s / 2 and count < most:
         bigger = sized(measured, settings, most)
         if bigger > count * 1.5 and system.time_left() > 2 * settings.drain_s:
-            await system.backlog("saturation", label, bigger)
+            await system.backlog("saturation", label, bigger, drain_timeout=patience)
 
 
 def say(console: Console, system: System, key: str) -> None:

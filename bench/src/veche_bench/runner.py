@@ -165,6 +165,7 @@ class System:
         expected: int,
         rate: float | None,
         stage: str = "notified",
+        drain_timeout: float | None = None,
     ) -> PhaseResult:
         started = time.monotonic()
         behind = self.collector.unfinished()
@@ -173,7 +174,7 @@ class System:
         window = Window(time.time(), float("inf"))
         generated = await self.generate(label, *args, expected=expected)
         window = Window(window.start, time.time() + 0.001)
-        timeout = min(self.settings.drain_timeout_s, self.time_left())
+        timeout = min(drain_timeout or self.settings.drain_timeout_s, self.time_left())
         await self.drain(label, window, int(generated.get("accepted", expected)), timeout, stage)
         finished = Window(window.start, time.time())
         result = PhaseResult(
@@ -188,9 +189,15 @@ class System:
         return result
 
     async def backlog(
-        self, key: str, label: str, count: int, stage: str = "notified"
+        self,
+        key: str,
+        label: str,
+        count: int,
+        stage: str = "notified",
+        drain_timeout: float | None = None,
     ) -> PhaseResult:
-        return await self.phase(key, label, self.topic_args(count=count), count, None, stage)
+        args = self.topic_args(count=count)
+        return await self.phase(key, label, args, count, None, stage, drain_timeout)
 
     async def topic_rate(self, key: str, rate: float) -> PhaseResult:
         duration = self.settings.rate_s
