@@ -151,15 +151,30 @@ class Deliverer:
         secrets: Mapping[str, str],
         contexts: Mapping[str, Context],
     ) -> None:
-        results = await asyncio.gather(
-            *(self._send_one(d, senders, secrets, contexts.get(d["_id"])) for d in documents)
+        """Send concurrently and store each result the moment its send ends: a letter the relay
+        accepted is not left ``sending`` while the rest of its chunk is still being sent, so a
+        crash can only catch it in the instant between the relay's reply and this write."""
+        outcomes = await asyncio.gather(
+            *(
+                self._send_and_record(d, senders, secrets, contexts.get(d["_id"]))
+                for d in documents
+            ),
+            return_exceptions=True,
         )
-        await self._store.finish(
-            [
-                (d["_id"], result.fields(d.get("attempts") or 0))
-                for d, result in zip(documents, results, strict=True)
-            ]
-        )
+        # a failed store write surfaces only after every other send has ended and been recorded
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _send_and_record(
+        self,
+        document: Document,
+        senders: Mapping[str, Sender],
+        secrets: Mapping[str, str],
+        context: Context | None,
+    ) -> None:
+        result = await self._send_one(document, senders, secrets, context)
+        await self._store.finish([(document["_id"], result.fields(document.get("attempts") or 0))])
 
     async def _send_one(
         self,

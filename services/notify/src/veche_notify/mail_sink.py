@@ -64,9 +64,12 @@ class KeepAsEml:
         return "250 Message accepted for delivery"
 
 
-async def serve_smtp(folder: Path, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
-    """Start the SMTP sink in the running event loop (tests use it in-process)."""
-    handler = KeepAsEml(folder)
+async def serve_smtp(
+    folder: Path, host: str = "127.0.0.1", port: int = 0, handler: KeepAsEml | None = None
+) -> asyncio.Server:
+    """Start the SMTP sink in the running event loop (tests use it in-process, some with a
+    handler of their own that keeps letters the same way)."""
+    handler = handler or KeepAsEml(folder)
     # aiosmtpd logs every command at INFO, recipients' addresses included: keep them out of logs
     logging.getLogger("mail.log").setLevel(logging.WARNING)
     loop = asyncio.get_running_loop()

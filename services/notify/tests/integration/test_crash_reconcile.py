@@ -1,9 +1,11 @@
 """A process that dies mid-send, then the same events redelivered: no duplicate, no silent loss.
 
-The first "process" runs notify's own planning, recording and delivery code against the real
-store, SMTP server and webhook receiver, and dies (an exception where the store write of the
-results would be). The real service then receives the same events, as Kafka redelivers a batch
-whose offsets were never committed.
+Here with ``VECHE_EMAIL_RECONCILE=unknown`` and webhooks; the default (``resend``) is proven by
+killing the real service process in test_kill_mid_send.py. The first "process" here runs notify's
+own planning, recording and delivery code against the real store, SMTP server and webhook
+receiver, and dies (an exception where the store write of the results would be). The real
+service then receives the same events, as Kafka redelivers a batch whose offsets were never
+committed.
 """
 
 import uuid
@@ -85,7 +87,9 @@ async def test_crash_between_send_and_commit_sends_nothing_twice_and_loses_nothi
     infra, topics, mongo, tmp_path
 ):
     async with servers(tmp_path) as env:
-        settings = env.settings(topics, infra)
+        # the cautious setting: an interrupted letter is reported, never resent (the default,
+        # resend, is proven by a real kill in test_kill_mid_send.py)
+        settings = env.settings(topics, infra, email_reconcile="unknown")
         store = NotifyStore(mongo, settings.database)
         subscription = Subscription(
             str(uuid.uuid4()), f"{env.http}/hook", frozenset({"appeal.routed"})
@@ -142,21 +146,3 @@ async def test_crash_between_send_and_commit_sends_nothing_twice_and_loses_nothi
     assert sum(letters.values()) == 4
     reasons = {n.reason for n in notified[sent_id].notifications if n.status.value == "unknown"}
     assert reasons == {"interrupted mid-send; the channel cannot confirm delivery, not resent"}
-
-
-async def test_with_email_resend_an_interrupted_letter_is_resent_with_the_same_message_id(
-    infra, topics, mongo, tmp_path
-):
-    async with servers(tmp_path) as env:
-        settings = env.settings(topics, infra, email_reconcile="resend")
-        store = NotifyStore(mongo, settings.database)
-        await store.subscriptions.delete_many({})  # the module's earlier test subscribed a hook
-        event = routed(redirected=False, appeal_id=str(uuid.uuid4()), sequence=7)
-        none = Subscription("none", "http://unused", frozenset())
-        await first_run(store, settings, event, none, "sent")
-        first = {x.message_id for x in env.letters()}
-        notified = await redeliver(env, settings, [event])
-        letters = env.letters()
-    assert set(statuses(notified[str(event.appeal_id)]).values()) == {"sent"}
-    assert len(letters) == 4  # each letter twice: at least once, recognisable by Message-ID
-    assert {x.message_id for x in letters} == first

@@ -5,8 +5,11 @@ from collections import Counter
 
 import httpx
 import pytest
+from veche_notify.api import create_api
 from veche_notify.app import create_app
 from veche_notify.domain.signing import verify
+from veche_notify.settings import NotifySettings
+from veche_notify.storage import NotifyStore
 from veche_shared.events import AppealNotifiedV1, DeadlineKind
 from veche_shared.testing.app_runner import serving
 from veche_shared.testing.kafka_tools import TopicReader, produce
@@ -123,31 +126,29 @@ async def test_each_kind_arrives_once_and_a_redelivered_event_sends_nothing_twic
     assert await stored.count_documents({"status": "sent", "attempts": 1}) == 15
 
 
-async def test_subscription_api_rejects_bad_input_with_the_reason(infra, topics, tmp_path):
-    async with servers(tmp_path) as env:
-        settings = env.settings(topics, infra)
-        async with (
-            serving(create_app(settings)) as notify,
-            httpx.AsyncClient(base_url=notify) as client,
-        ):
-            unknown = await client.post(
-                "/webhooks/subscriptions",
-                json={"url": "http://mun.example/hook", "event_types": ["appeal.secret"]},
-            )
-            assert unknown.status_code == 422
-            assert "unknown event types" in unknown.text
-            bad_url = await client.post(
-                "/webhooks/subscriptions", json={"url": "mun", "event_types": ["appeal.routed"]}
-            )
-            assert bad_url.status_code == 422
-            assert (await client.get("/webhooks/subscriptions/nope")).status_code == 404
-            generated = await client.post(
-                "/webhooks/subscriptions",
-                json={"url": "http://mun.example/hook", "event_types": ["appeal.deadline"]},
-            )
-            assert len(generated.json()["secret"]) >= 32
-            subscription = generated.json()["id"]
-            assert (
-                await client.delete(f"/webhooks/subscriptions/{subscription}")
-            ).status_code == 204
-            assert (await client.get(f"/webhooks/subscriptions/{subscription}")).status_code == 404
+async def test_subscription_api_rejects_bad_input_with_the_reason(infra, topics, mongo):
+    # the HTTP API alone on the real store: no Kafka consumer to join a group for
+    store = NotifyStore(mongo, NotifySettings(namespace=topics).database)
+    async with (
+        serving(create_api(store)) as notify,
+        httpx.AsyncClient(base_url=notify) as client,
+    ):
+        unknown = await client.post(
+            "/webhooks/subscriptions",
+            json={"url": "http://mun.example/hook", "event_types": ["appeal.secret"]},
+        )
+        assert unknown.status_code == 422
+        assert "unknown event types" in unknown.text
+        bad_url = await client.post(
+            "/webhooks/subscriptions", json={"url": "mun", "event_types": ["appeal.routed"]}
+        )
+        assert bad_url.status_code == 422
+        assert (await client.get("/webhooks/subscriptions/nope")).status_code == 404
+        generated = await client.post(
+            "/webhooks/subscriptions",
+            json={"url": "http://mun.example/hook", "event_types": ["appeal.deadline"]},
+        )
+        assert len(generated.json()["secret"]) >= 32
+        subscription = generated.json()["id"]
+        assert (await client.delete(f"/webhooks/subscriptions/{subscription}")).status_code == 204
+        assert (await client.get(f"/webhooks/subscriptions/{subscription}")).status_code == 404
