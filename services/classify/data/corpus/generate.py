@@ -1365,11 +1365,12 @@ from fragments_more import (  # noqa: E402
     MORE_FACTS,
     MORE_FACTS_3,
     MORE_FACTS_4,
+    MORE_FACTS_5,
     MORE_TOPIC_LISTS,
     MORE_WRAPPERS,
 )
 
-for _batch in (MORE_FACTS, MORE_FACTS_3, MORE_FACTS_4):
+for _batch in (MORE_FACTS, MORE_FACTS_3, MORE_FACTS_4, MORE_FACTS_5):
     for _topic, _block in _batch.items():
         T[_topic]["facts"] += _block
 for _topic, _lists in MORE_TOPIC_LISTS.items():
@@ -1870,9 +1871,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ap.add_argument("--out-dir", type=Path, default=HERE)
-    ap.add_argument("--train-per-topic", type=int, default=500)
+    ap.add_argument("--train-per-topic", type=int, default=520)
     ap.add_argument("--train-other", type=int, default=400)
-    ap.add_argument("--holdout-per-topic", type=int, default=75)
+    ap.add_argument("--holdout-per-topic", type=int, default=80)
     ap.add_argument("--holdout-other", type=int, default=60)
     ap.add_argument("--handwritten", type=Path, default=HERE / "handwritten.jsonl",
                     help="optional fully hand-written examples merged into train")
