@@ -7,8 +7,9 @@ For every notification of a batch, by its stored state:
   limit, then store ``sent`` / ``failed`` / ``gave_up``;
 * ``sending`` — a previous run died between claiming and finishing: the message may or may not
   have left. Webhooks are resent with the same ``X-Veche-Delivery`` id (receivers deduplicate);
-  SMS likewise when the gateway honours ``Idempotency-Key``; otherwise (SMTP by default) the
-  notification is finished as ``unknown`` — no duplicate, and the doubt is reported;
+  SMS likewise when the gateway honours ``Idempotency-Key``; e-mail by default with the same
+  Message-ID (``VECHE_EMAIL_RECONCILE=resend``). Otherwise the notification is finished as
+  ``unknown`` — no duplicate, and the doubt is reported;
 * anything else is final and only reported.
 """
 

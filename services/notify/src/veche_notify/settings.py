@@ -29,8 +29,9 @@ class NotifySettings(ServiceSettings):
         default="veche.local", description="right-hand side of the deterministic Message-ID"
     )
     email_reconcile: Literal["unknown", "resend"] = Field(
-        default="unknown",
-        description="a letter interrupted mid-send: report unknown (no duplicate) or resend",
+        default="resend",
+        description="a letter interrupted mid-send: resend with the same Message-ID (no loss; "
+        "a duplicate if the relay had accepted it) or report unknown (no duplicate; lost if not)",
     )
     # SMS
     sms_gateway_url: str | None = Field(

@@ -146,7 +146,10 @@ async def test_subscription_api_rejects_bad_input_with_the_reason(infra, topics,
         assert (await client.get("/webhooks/subscriptions/nope")).status_code == 404
         generated = await client.post(
             "/webhooks/subscriptions",
-            json={"url": "http://mun.example/hook", "event_types": ["appeal.deadline"]},
+            json={
+                "url": "http://mun.example/hook",
+                "event_types": ["appeal.deadline", "appeal.answered"],
+            },
         )
         assert len(generated.json()["secret"]) >= 32
         subscription = generated.json()["id"]

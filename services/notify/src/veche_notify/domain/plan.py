@@ -31,7 +31,7 @@ TERM_RU = {
     "redirect": "передача обращения по компетенции",
     "answer": "ответ заявителю",
 }
-WEBHOOK_EVENT_TYPES = ("appeal.routed", "appeal.deadline")
+WEBHOOK_EVENT_TYPES = ("appeal.routed", "appeal.deadline", "appeal.answered")
 
 
 class Kind(StrEnum):

@@ -13,7 +13,7 @@ import time
 TIMESTAMP_HEADER = "X-Veche-Timestamp"  # Unix seconds, decimal
 SIGNATURE_HEADER = "X-Veche-Signature"  # "v1=<hex HMAC-SHA256>"
 DELIVERY_HEADER = "X-Veche-Delivery"  # the notification key: the same on every retry
-EVENT_HEADER = "X-Veche-Event"  # appeal.routed | appeal.deadline
+EVENT_HEADER = "X-Veche-Event"  # appeal.routed | appeal.deadline | appeal.answered
 SCHEME = "v1"
 DEFAULT_TOLERANCE_S = 300
 
