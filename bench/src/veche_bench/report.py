@@ -441,7 +441,7 @@ def write_docs(results: Results, summary: str) -> None:
             "an environment variable `VECHE_BENCH_<NAME>` or a flag `--<name>` of `veche-bench`: "
             "`HTTP_RATES`/`TOPIC_RATES` (JSON lists in the environment, comma-separated as "
             "flags), `RATE_S`, `BACKLOG`, `NAIVE_BACKLOG`, `DRAIN_S`, `DRAIN_TIMEOUT_S`, "
-            "`BUDGET_S` (840: phases that no longer fit are skipped and listed), `SOAK_S` "
+            "`BUDGET_S` (780: phases that no longer fit are skipped and listed), `SOAK_S` "
             "(600 for the 10-minute memory run, with a larger `BUDGET_S`), `SOAK_RATE`, "
             "`SERVICE_ENV` (extra environment of the services; by default it lifts notify's "
             "e-mail/SMS quotas, which model a provider's limit, not the pipeline's), "

@@ -30,7 +30,7 @@ class BenchSettings(BaseSettings):
     drain_s: float = Field(default=30.0, gt=0, description="a saturation drain aims at this long")
     drain_timeout_s: float = Field(default=90.0, gt=0, description="longest wait for a drain")
     budget_s: float = Field(
-        default=840.0, gt=0, description="the whole run; phases that do not fit are skipped"
+        default=780.0, gt=0, description="the whole run; phases that do not fit are skipped"
     )
     soak_s: float = Field(default=90.0, ge=0, description="memory-flatness run (0: skip)")
     soak_rate: float = Field(default=100.0, gt=0, description="offered rate of the soak, HTTP")
