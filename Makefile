@@ -68,7 +68,7 @@ status:
 lint: sync
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) mypy shared/src services/*/src
+	$(RUN) mypy shared/src services/*/src bench/src
 
 unit: sync
 	$(RUN) pytest -q shared/tests/unit services/*/tests/unit
