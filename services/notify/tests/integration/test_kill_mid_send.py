@@ -148,6 +148,7 @@ class NotifyProcess:
         """SIGTERM: the service leaves the consumer group, so the next test's consumers need not
         wait out a dead member's session timeout."""
         if self.child is not None and self.child.poll() is None:
+            self.child.send_signal(signal.SIGCONT)  # in case a failed test left it frozen
             self.child.terminate()
             try:
                 await asyncio.to_thread(self.child.wait, 20)
