@@ -179,11 +179,33 @@ ferret_build() {
   need go "Go builds FerretDB from the Go module proxy"
   say "building $FERRET_BIN (first run or sources changed) ..."
   mkdir -p "$(dirname "$FERRET_BIN")"
-  if ! (cd "$src" && CGO_ENABLED=0 go build -trimpath -o "$FERRET_BIN.tmp" .) >"$LOG_DIR/ferretdb-build.log" 2>&1; then
+  local modfile
+  modfile="$(ferret_patched_modfile "$src")" || die "patching FerretDB failed; see $LOG_DIR/ferretdb-build.log"
+  if ! (cd "$src" && CGO_ENABLED=0 go build -trimpath -modfile "$modfile" -o "$FERRET_BIN.tmp" .) >>"$LOG_DIR/ferretdb-build.log" 2>&1; then
     rm -f "$FERRET_BIN.tmp"
     die "go build of veche-ferretdb failed; see $LOG_DIR/ferretdb-build.log"
   fi
   mv "$FERRET_BIN.tmp" "$FERRET_BIN"
+}
+
+# Our fixes to the FerretDB module (deploy/local/ferretdb/*.patch) are applied to a copy of it
+# (3 MB) that a build-only go.mod `replace`s the original with: the module cache stays pristine.
+# Prints the path of that go.mod (for `go build -modfile`).
+ferret_patched_modfile() {
+  local src="$1" mod out patch
+  out="$STATE/build/ferretdb"
+  rm -rf "$out" && mkdir -p "$out"
+  : >"$LOG_DIR/ferretdb-build.log"
+  (cd "$src" && go mod download github.com/FerretDB/FerretDB) >>"$LOG_DIR/ferretdb-build.log" 2>&1 || return 1
+  mod="$(cd "$src" && go list -m -f '{{.Dir}}' github.com/FerretDB/FerretDB)" || return 1
+  cp -R "$mod" "$out/FerretDB" && chmod -R u+w "$out/FerretDB"
+  for patch in "$src"/*.patch; do
+    [[ -e "$patch" ]] || continue
+    patch -p1 -d "$out/FerretDB" <"$patch" >>"$LOG_DIR/ferretdb-build.log" 2>&1 || return 1
+  done
+  cp "$src/go.mod" "$src/go.sum" "$out/"
+  (cd "$src" && go mod edit -modfile="$out/go.mod" -replace "github.com/FerretDB/FerretDB=$out/FerretDB") || return 1
+  echo "$out/go.mod"
 }
 
 pg_prepare() {
