@@ -3,6 +3,9 @@
 * ``appeals`` — the appeal as registered (``_id`` = appeal id), the submission with personal data
   (ingest is its owner), its received event for the outbox, and a status summary kept from the
   downstream events (for lists and Open311).
+* ``outbox`` — one small entry per appeal not yet confirmed by Kafka (``_id`` = appeal id),
+  written before the appeal and removed once Kafka has it: the relay reads this short list, never
+  the whole ``appeals`` collection (a store without secondary-index queries would scan it).
 * ``timeline`` — one entry per pipeline event (``_id`` = event id): inserted, never updated.
 * ``intake_keys`` — idempotency keys (``_id`` = key) -> appeal id.
 * ``registrations`` — one document per registration number: the unique ``_id`` decides races.
@@ -38,6 +41,7 @@ class IngestStore:
         self.registrations = self.db["registrations"]
         self.api_clients = self.db["api_clients"]
         self.answers = self.db["answers"]
+        self.outbox = self.db["outbox"]
         self._locks: dict[str, asyncio.Lock] = {}
         self._last_claimed: dict[str, int] = {}
         # Updates of one appeal document are serialised within the process: FerretDB applies an
@@ -48,9 +52,7 @@ class IngestStore:
     async def create_indexes(self) -> None:
         await self.timeline.create_index([("appeal_id", ASCENDING), ("at", ASCENDING)])
         await self.appeals.create_index("registration_number", unique=True)
-        await self.appeals.create_index(
-            [("publish_state", ASCENDING), ("registered_at", ASCENDING)]
-        )
+        await self.outbox.create_index([("at", ASCENDING)])
         await self.appeals.create_index([("registered_at", DESCENDING)])
         await self.registrations.create_index([("key", ASCENDING), ("seq", DESCENDING)])
 
@@ -112,6 +114,8 @@ class IngestStore:
     ) -> bool:
         """Store the appeal and its outbox entry; False if the appeal id is already stored."""
         appeal = event.appeal
+        # the outbox entry first: an appeal is never stored without the relay knowing of it
+        await insert_new(self.outbox, [{"_id": str(event.appeal_id), "at": appeal.registered_at}])
         try:
             await self.appeals.insert_one(
                 {
@@ -144,17 +148,30 @@ class IngestStore:
         return await self.appeals.find_one({"registration_number": registration_number})
 
     async def mark_published(self, appeal_ids: Sequence[str]) -> None:
+        """Kafka has these appeals: record it on each and take them off the outbox."""
         for batch in chunks(list(appeal_ids)):
             async with self._summary_lock:
                 await self.appeals.update_many(
                     {"_id": {"$in": list(batch)}}, {"$set": {"publish_state": PUBLISHED}}
                 )
+            await self.outbox.delete_many({"_id": {"$in": list(batch)}})
 
     async def pending_publication(self, older_than: datetime, limit: int) -> list[Document]:
-        query = {"publish_state": PENDING, "registered_at": {"$lt": older_than}}
-        return [
-            d async for d in self.appeals.find(query).sort("registered_at", ASCENDING).limit(limit)
+        """Appeals on the outbox longer than the grace period and still unconfirmed, oldest first.
+
+        Entries whose appeal is already published, or was never stored (the request died between
+        the two inserts: nothing was accepted), are removed on the way.
+        """
+        entries = [
+            d async for d in self.outbox.find({"at": {"$lt": older_than}}).sort("at").limit(limit)
         ]
+        ids = [entry["_id"] for entry in entries]
+        found = {d["_id"]: d async for d in self.appeals.find({"_id": {"$in": ids}})}
+        pending = [found[i] for i in ids if found.get(i, {}).get("publish_state") == PENDING]
+        settled = [i for i in ids if found.get(i, {}).get("publish_state") != PENDING]
+        if settled:
+            await self.outbox.delete_many({"_id": {"$in": settled}})
+        return pending
 
     # -- timeline and status -------------------------------------------------------------
 

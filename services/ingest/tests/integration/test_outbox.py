@@ -12,7 +12,7 @@ from veche_ingest.outbox import OutboxRelay
 from veche_ingest.registrar import Registrar
 from veche_ingest.settings import IngestSettings
 from veche_ingest.storage import IngestStore
-from veche_shared.events import AppealReceivedV1
+from veche_shared.events import AppealReceivedV1, utc_now
 from veche_shared.runtime import Runtime
 from veche_shared.testing.kafka_tools import TopicReader
 from veche_shared.topics import APPEALS_RECEIVED
@@ -88,3 +88,24 @@ async def test_confirmed_appeals_are_marked_published_in_batches(runtime):
     await intake.marks.flush()
     for result in results:
         assert (await intake.store.appeal(result.appeal_id) or {})["publish_state"] == "published"
+    ids = [result.appeal_id for result in results]
+    assert await intake.store.outbox.count_documents({"_id": {"$in": ids}}) == 0
+
+
+async def test_relay_drops_outbox_entries_of_appeals_never_stored(runtime):
+    """The request died between the outbox entry and the appeal: nothing was accepted, so the
+    relay publishes nothing for it and clears the entry."""
+    settings = runtime.settings
+    assert isinstance(settings, IngestSettings)
+    store = IngestStore(runtime.client, settings.database)
+    await store.create_indexes()
+    published: list[AppealReceivedV1] = []
+
+    async def publish(event: AppealReceivedV1, headers: Mapping[str, str]) -> None:
+        published.append(event)
+
+    await store.outbox.insert_one({"_id": "never-stored", "at": utc_now() - timedelta(minutes=5)})
+    relay = OutboxRelay(store, publish, grace=timedelta(seconds=1), interval=60)
+    assert await relay.relay_once() == 0
+    assert published == []
+    assert await store.outbox.find_one({"_id": "never-stored"}) is None
