@@ -23,6 +23,7 @@ from rich.table import Table
 from veche_shared.events import Urgency
 
 from . import artefact
+from .domain.model import FeatureOptions
 from .domain.text import normalise
 from .domain.urgency import apply_rules
 from .settings import ClassifySettings
@@ -59,6 +60,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=None,
         metavar="C",
         help="only report template-grouped CV macro-F1 on the training data for these C values",
+    )
+    p_train.add_argument(
+        "--cv-urgency", action="store_true", help="with --cv: also the urgency model's CV accuracy"
+    )
+    defaults = FeatureOptions()
+    p_train.add_argument(
+        "--embedding", choices=("mean", "idf", "idf+max"), default=defaults.embedding
+    )
+    p_train.add_argument("--embedding-weight", type=float, default=defaults.embedding_weight)
+    p_train.add_argument(
+        "--lexicon-weight",
+        type=float,
+        default=defaults.lexicon_weight,
+        help="weight of the hand-written topic lexicon features (0: none)",
+    )
+    p_train.add_argument(
+        "--no-soft-lexicon",
+        dest="soft_lexicon",
+        action="store_false",
+        help="lexicon: exact hits only, no navec similarity to its entries",
     )
     p_eval = sub.add_parser("evaluate", help="score the artefact on held-out files")
     p_eval.add_argument("files", type=Path, nargs="*")
@@ -106,14 +127,24 @@ def _train(settings: ClassifySettings, args: argparse.Namespace) -> None:
         feedback = asyncio.run(_load_feedback(settings))
         err.print(f"operator corrections: {len(feedback)}")
     out = args.out or settings.model_path
+    options = FeatureOptions(
+        embedding=args.embedding,
+        embedding_weight=args.embedding_weight,
+        lexicon_weight=args.lexicon_weight,
+        soft_lexicon=args.soft_lexicon,
+    )
     if args.cv is not None:
         with Progress(console=err, transient=False) as progress:
-            scores = grouped_cv(examples + feedback, args.cv or [0.1, 0.5, 2.0], progress)
-        for c, score in scores.items():
-            print(f"C={c}: template-grouped CV macro-F1 on train {score:.3f}")
+            scores = grouped_cv(
+                examples + feedback, args.cv or [0.1, 0.5, 2.0], progress, options, args.cv_urgency
+            )
+        print(f"features: {options}")
+        for key, score in scores.items():
+            what = "urgency accuracy" if key == "urgency" else "topic macro-F1"
+            print(f"{key}: template-grouped CV {what} on train {score:.4f}")
         return
     with Progress(console=err, transient=False) as progress:
-        model = train(examples + feedback, progress)
+        model = train(examples + feedback, progress, options)
     metrics = {}
     for path in args.holdout or list(HOLDOUT_FILES):
         metrics[path.name] = evaluate(model, read_jsonl(path))

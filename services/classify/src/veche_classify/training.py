@@ -19,7 +19,9 @@ from veche_shared.events import Urgency
 
 from .domain.model import (
     FAMILY,
+    FeatureOptions,
     TriageModel,
+    build_classifier,
     build_featuriser,
     build_topic_classifier,
     fit,
@@ -32,6 +34,7 @@ CORPUS = Path(__file__).resolve().parents[2] / "data" / "corpus"
 TRAIN_FILE = CORPUS / "train.jsonl"
 HOLDOUT_FILES = (CORPUS / "holdout.jsonl", CORPUS / "novel.jsonl", CORPUS / "realistic.jsonl")
 SCHEMA_VERSION = 1
+URGENCY_C = 4.0  # the urgency model's C (as in ``fit``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +63,11 @@ def data_hash(examples: Iterable[Example]) -> str:
     return digest.hexdigest()
 
 
-def train(examples: Sequence[Example], progress: Progress | None = None) -> TriageModel:
+def train(
+    examples: Sequence[Example],
+    progress: Progress | None = None,
+    options: FeatureOptions | None = None,
+) -> TriageModel:
     digest = data_hash(examples)
     version = f"{FAMILY}-{SCHEMA_VERSION}+{digest[:8]}"
     task = progress.add_task("training", total=1) if progress else None
@@ -70,6 +77,7 @@ def train(examples: Sequence[Example], progress: Progress | None = None) -> Tria
         [e.urgency for e in examples],
         version=version,
         groups=groups_of(examples),
+        options=options,
     )
     if progress and task is not None:
         progress.update(task, advance=1)
@@ -81,19 +89,25 @@ def groups_of(examples: Sequence[Example]) -> list[str]:
 
 
 def grouped_cv(
-    examples: Sequence[Example], c_values: Sequence[float], progress: Progress | None = None
-) -> dict[float, float]:
-    """Macro-F1 of the topic classifier per C on template-grouped folds of the TRAINING data.
+    examples: Sequence[Example],
+    c_values: Sequence[float],
+    progress: Progress | None = None,
+    options: FeatureOptions | None = None,
+    urgency: bool = False,
+) -> dict[str, float]:
+    """Macro-F1 of the topic classifier per C on template-grouped folds of the TRAINING data
+    (key ``C=<c>``), and with ``urgency`` the urgency model's accuracy (key ``urgency``).
 
     Texts generated from one fact template never sit on both sides of a fold, so the score is
     about unseen wordings, like the held-out set, without ever looking at the held-out set.
     """
-    featuriser = build_featuriser()
+    featuriser = build_featuriser(options)
     features = featuriser.fit_transform([e.text for e in examples])
     topics = np.array([e.topic for e in examples])
     groups = groups_of(examples)
     outer = grouped_folds([e.topic for e in examples], groups)
-    task = progress.add_task("grouped CV", total=len(c_values) * len(outer)) if progress else None
+    steps = (len(c_values) + urgency) * len(outer)
+    task = progress.add_task("grouped CV", total=steps) if progress else None
     scores = {}
     for c in c_values:
         predicted = np.empty(len(examples), dtype=object)
@@ -103,7 +117,16 @@ def grouped_cv(
             predicted[test_idx] = clf.predict(features[test_idx])
             if progress and task is not None:
                 progress.update(task, advance=1)
-        scores[c] = round(float(f1_score(topics, predicted.astype(str), average="macro")), 4)
+        scores[f"C={c}"] = round(float(f1_score(topics, predicted.astype(str), average="macro")), 4)
+    if urgency:
+        levels = np.array([e.urgency for e in examples])
+        predicted = np.empty(len(examples), dtype=object)
+        for train_idx, test_idx in outer:
+            clf = build_classifier(URGENCY_C).fit(features[train_idx], levels[train_idx])
+            predicted[test_idx] = clf.predict(features[test_idx])
+            if progress and task is not None:
+                progress.update(task, advance=1)
+        scores["urgency"] = round(float(accuracy_score(levels, predicted.astype(str))), 4)
     return scores
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -30,35 +29,19 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
+from .embeddings import WeightedEmbedding, vector
+from .lexicon import LexiconFeatures
 from .text import lemma, normalise, words
 
 FAMILY = "tfidf-navec-svm"
 EMBEDDING_WEIGHT = 1.0  # the mean embedding's share next to the two unit-norm TF-IDF blocks
 
 
-@lru_cache(maxsize=1)
-def _navec() -> Any:
-    # navec news embeddings (250 k words x 300 d, quantised) shipped inside the natasha wheel:
-    # loaded from the installed package, never downloaded.
-    from natasha import NewsEmbedding
-
-    return NewsEmbedding()
-
-
-@lru_cache(maxsize=200_000)
-def _vector(word: str) -> Any:
-    navec = _navec()
-    for form in (word, lemma(word)):
-        if form in navec:
-            return navec[form]
-    return None
-
-
 def mean_embeddings(normalised_texts: Sequence[str]) -> Any:
     """Unit-length mean word vector per text: meaning for words the corpus never showed."""
     out = np.zeros((len(normalised_texts), 300), dtype=np.float32)
     for row, text in enumerate(normalised_texts):
-        vectors = [v for v in map(_vector, words(text)) if v is not None]
+        vectors = [v for v in map(vector, words(text)) if v is not None]
         if vectors:
             mean = np.mean(vectors, axis=0)
             out[row] = EMBEDDING_WEIGHT * mean / (np.linalg.norm(mean) or 1.0)
@@ -75,40 +58,57 @@ def lemma_ngrams(normalised: str) -> list[str]:
     return found + [f"{a} {b}" for a, b in itertools.pairwise(found)]
 
 
-def build_featuriser(max_word_features: int = 30_000, max_char_features: int = 40_000) -> Pipeline:
-    return Pipeline(
-        [
-            ("normalise", FunctionTransformer(normalise_all)),
-            (
-                "features",
-                FeatureUnion(
-                    [
-                        (
-                            "lemmas",
-                            TfidfVectorizer(
-                                analyzer=lemma_ngrams,
-                                min_df=2,
-                                sublinear_tf=True,
-                                max_features=max_word_features,
-                                dtype=np.float32,
-                            ),
-                        ),
-                        (
-                            "chars",
-                            TfidfVectorizer(
-                                analyzer="char_wb",
-                                ngram_range=(2, 5),
-                                min_df=3,
-                                sublinear_tf=True,
-                                max_features=max_char_features,
-                                dtype=np.float32,
-                            ),
-                        ),
-                        ("meaning", FunctionTransformer(mean_embeddings)),
-                    ]
-                ),
+@dataclass(frozen=True, slots=True)
+class FeatureOptions:
+    """Which dense blocks join the two TF-IDF blocks, and their weight next to them."""
+
+    embedding: str = "mean"  # "mean" (plain), "idf" (IDF-weighted, content words), "idf+max"
+    embedding_weight: float = EMBEDDING_WEIGHT
+    lexicon_weight: float = 0.0  # 0: no lexicon block
+    soft_lexicon: bool = True  # navec similarity to the lexicon entries as well as exact hits
+
+
+def build_featuriser(
+    options: FeatureOptions | None = None,
+    max_word_features: int = 30_000,
+    max_char_features: int = 40_000,
+) -> Pipeline:
+    options = options or FeatureOptions()
+    blocks: list[tuple[str, Any]] = [
+        (
+            "lemmas",
+            TfidfVectorizer(
+                analyzer=lemma_ngrams,
+                min_df=2,
+                sublinear_tf=True,
+                max_features=max_word_features,
+                dtype=np.float32,
             ),
-        ]
+        ),
+        (
+            "chars",
+            TfidfVectorizer(
+                analyzer="char_wb",
+                ngram_range=(2, 5),
+                min_df=3,
+                sublinear_tf=True,
+                max_features=max_char_features,
+                dtype=np.float32,
+            ),
+        ),
+    ]
+    if options.embedding == "mean":
+        blocks.append(("meaning", FunctionTransformer(mean_embeddings)))
+    else:
+        pooled = WeightedEmbedding(
+            options.embedding_weight, max_pool=options.embedding == "idf+max"
+        )
+        blocks.append(("meaning", pooled))
+    if options.lexicon_weight:
+        lexicon = LexiconFeatures(weight=options.lexicon_weight, soft=options.soft_lexicon)
+        blocks.append(("lexicon", lexicon))
+    return Pipeline(
+        [("normalise", FunctionTransformer(normalise_all)), ("features", FeatureUnion(blocks))]
     )
 
 
@@ -233,9 +233,10 @@ def fit(
     groups: Sequence[str] | None = None,
     topic_c: float = 0.1,
     urgency_c: float = 4.0,
+    options: FeatureOptions | None = None,
 ) -> TriageModel:
     """``groups``: the fact template of each text (None: every text its own group)."""
-    featuriser = build_featuriser()
+    featuriser = build_featuriser(options)
     features = featuriser.fit_transform(list(texts))
     own_groups = [str(i) for i in range(len(texts))]
     folds = grouped_folds(topics, groups if groups is not None else own_groups)
