@@ -2,6 +2,9 @@
 
 * ``classifications`` — one per incoming event (``_id`` = its event id);
 * ``incident_members`` — one per appeal (``_id`` = appeal id): topic, place key, content lemmas;
+* ``incident_places`` — the recent members of one topic at one place (``_id`` = ``topic|place``,
+  the lease key): what linking reads, by ``_id``, so no query ever scans the members (FerretDB
+  answers only ``_id`` lookups from an index). Rewritten only under that place's lease;
 * ``review`` — low-confidence decisions waiting for an operator (``_id`` = appeal id);
 * ``feedback`` — operator corrections, kept as training data (``_id`` = correction id);
 * ``incident_locks`` — short leases on one topic + place while a consumer links incidents
@@ -18,12 +21,15 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
+from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from veche_shared.events import AppealClassifiedV1, utc_now
-from veche_shared.mongo import Document, insert_new, record_once
+from veche_shared.mongo import Document, chunks, insert_new, record_once
 
 from .domain.incidents import Candidate
+
+# the most recent members kept per topic and place: a busy place is still one small document
+MAX_PLACE_MEMBERS = 200
 
 
 class ClassifyStore:
@@ -31,13 +37,14 @@ class ClassifyStore:
         self.db: AsyncDatabase[Document] = client[database]
         self.classifications = self.db["classifications"]
         self.incidents = self.db["incident_members"]
+        self.places = self.db["incident_places"]
         self.review = self.db["review"]
         self.feedback = self.db["feedback"]
         self.locks = self.db["incident_locks"]
 
     async def create_indexes(self) -> None:
         await self.classifications.create_index([("appeal_id", ASCENDING)])
-        await self.incidents.create_index([("place_key", ASCENDING), ("at", ASCENDING)])
+        await self.incidents.create_index([("place_key", ASCENDING), ("at", ASCENDING)])  # audit
         await self.review.create_index([("status", ASCENDING), ("at", ASCENDING)])
 
     async def record(
@@ -67,22 +74,18 @@ class ClassifyStore:
         return None
 
     # incidents ----------------------------------------------------------------------------
-    async def incident_candidates(
-        self, place_keys: Sequence[str], since: datetime
-    ) -> list[Candidate]:
-        if not place_keys:
+    async def incident_candidates(self, places: Sequence[str], since: datetime) -> list[Candidate]:
+        """The members registered since ``since`` at each ``topic|place``."""
+        return [m for m in await self._place_members(places) if m.at >= since]
+
+    async def _place_members(self, places: Sequence[str]) -> list[Candidate]:
+        if not places:
             return []
-        query = {"place_key": {"$in": list(set(place_keys))}, "at": {"$gte": since}}
+        cursor = self.places.find({"_id": {"$in": sorted(set(places))}})
         return [
-            Candidate(
-                appeal_id=doc["_id"],
-                incident_id=doc["incident_id"],
-                topic=doc["topic"],
-                place_key=doc["place_key"],
-                lemmas=frozenset(doc["lemmas"]),
-                at=doc["at"],
-            )
-            async for doc in self.incidents.find(query)
+            _candidate(doc["topic"], doc["place_key"], m)
+            async for doc in cursor
+            for m in doc["members"]
         ]
 
     @asynccontextmanager
@@ -117,21 +120,35 @@ class ClassifyStore:
             if held:
                 await self.locks.delete_many({"_id": {"$in": held}, "owner": owner})
 
-    async def add_incident_members(self, members: Sequence[Candidate]) -> None:
+    async def add_incident_members(self, members: Sequence[Candidate], since: datetime) -> None:
+        """Store each member, and fold it into its place's recent members (dropping those
+        registered before ``since``). The caller holds the places' leases."""
+        if not members:
+            return
         await insert_new(
-            self.incidents,
-            [
-                {
-                    "_id": m.appeal_id,
-                    "incident_id": m.incident_id,
-                    "topic": m.topic,
-                    "place_key": m.place_key,
-                    "lemmas": sorted(m.lemmas),
-                    "at": m.at,
-                }
-                for m in members
-            ],
+            self.incidents, [_member_document(m) | {"_id": m.appeal_id} for m in members]
         )
+        fresh: dict[str, list[Candidate]] = {}
+        for member in members:
+            fresh.setdefault(_place(member), []).append(member)
+        stored: dict[str, list[Candidate]] = {}
+        for member in await self._place_members(list(fresh)):
+            stored.setdefault(_place(member), []).append(member)
+        updates = []
+        for key, added in fresh.items():
+            added_ids = {m.appeal_id for m in added}
+            kept = [
+                m for m in stored.get(key, []) if m.at >= since and m.appeal_id not in added_ids
+            ]
+            recent = sorted(kept + added, key=lambda m: m.at)[-MAX_PLACE_MEMBERS:]
+            document = {
+                "topic": added[0].topic,
+                "place_key": added[0].place_key,
+                "members": [_member_document(m) for m in recent],
+            }
+            updates.append(UpdateOne({"_id": key}, {"$set": document}, upsert=True))
+        for part in chunks(updates):
+            await self.places.bulk_write(list(part), ordered=False)
 
     # review queue and feedback ------------------------------------------------------------
     async def enqueue_review(self, events: Sequence[AppealClassifiedV1]) -> None:
@@ -174,3 +191,29 @@ class ClassifyStore:
             (doc["text"], doc["topic"], doc["urgency"])
             async for doc in self.feedback.find({}).sort("at", ASCENDING)
         ]
+
+
+def _place(member: Candidate) -> str:
+    return f"{member.topic}|{member.place_key}"
+
+
+def _member_document(member: Candidate) -> dict[str, Any]:
+    return {
+        "appeal_id": member.appeal_id,
+        "incident_id": member.incident_id,
+        "topic": member.topic,
+        "place_key": member.place_key,
+        "lemmas": sorted(member.lemmas),
+        "at": member.at,
+    }
+
+
+def _candidate(topic: str, place_key: str, document: Document) -> Candidate:
+    return Candidate(
+        appeal_id=document["appeal_id"],
+        incident_id=document["incident_id"],
+        topic=topic,
+        place_key=place_key,
+        lemmas=frozenset(document["lemmas"]),
+        at=document["at"],
+    )
