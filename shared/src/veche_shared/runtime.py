@@ -46,10 +46,12 @@ class Runtime:
         on_startup: Sequence[Callable[[], Awaitable[None]]] = (),
         after_startup: Sequence[Callable[[], Awaitable[None]]] = (),
         before_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
+        after_shutdown: Sequence[Callable[[], Awaitable[None]]] = (),
         fallback: ASGIApp | None = None,
     ) -> ServiceApp:
         """``on_startup`` runs before the broker starts, ``after_startup`` once it consumes
-        (background tasks), ``before_shutdown`` before it drains."""
+        (background tasks), ``before_shutdown`` before it drains, ``after_shutdown`` once it has
+        (before the store client closes)."""
         return build_service_app(
             service_name=self.settings.service_name,
             broker=self.broker,
@@ -58,7 +60,7 @@ class Runtime:
             on_startup=on_startup,
             after_startup=after_startup,
             on_shutdown=before_shutdown,
-            after_shutdown=[self._close],
+            after_shutdown=[*after_shutdown, self._close],
             fallback=fallback,
         )
 

@@ -18,5 +18,10 @@ def create_app(settings: NotifySettings | None = None) -> ServiceApp:
     runtime = Runtime.create(settings)
     store = NotifyStore(runtime.client, settings.database)
     renderer = Renderer(settings.templates_override_dir, settings.region_code)
-    register_handlers(runtime.broker, settings, store, renderer, Deliverer(settings, store))
-    return runtime.app(on_startup=[store.create_indexes], fallback=create_api(store))
+    deliverer = Deliverer(settings, store)
+    register_handlers(runtime.broker, settings, store, renderer, deliverer)
+    return runtime.app(
+        on_startup=[store.create_indexes],
+        after_shutdown=[deliverer.close],
+        fallback=create_api(store),
+    )

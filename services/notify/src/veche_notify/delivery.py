@@ -84,6 +84,10 @@ class Deliverer:
             Channel.WEBHOOK: limiter(settings.webhook_rate_per_s),
         }
 
+    async def close(self) -> None:
+        """Close the SMTP sessions kept for reuse (after the consumers have drained)."""
+        await self._email.close()
+
     async def settle(
         self,
         documents: Sequence[Document],

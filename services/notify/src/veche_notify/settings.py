@@ -22,6 +22,12 @@ class NotifySettings(ServiceSettings):
     smtp_starttls: bool = Field(
         default=False, description="upgrade the SMTP connection with STARTTLS"
     )
+    smtp_connections: int = Field(
+        default=8, ge=1, le=100, description="SMTP sessions kept open and reused for letters"
+    )
+    smtp_idle_s: float = Field(
+        default=30.0, gt=0, description="an SMTP session idle this long is closed, not reused"
+    )
     mail_from: str = Field(
         default="Veche <noreply@veche.local>", description="From: of every letter"
     )

@@ -1,0 +1,74 @@
+"""Letters reuse a few SMTP sessions instead of one session per letter (real aiosmtpd server)."""
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from veche_notify.channels import DeliveryError, EmailSender, Outgoing
+from veche_notify.mail_sink import KeepAsEml, letters, serve_smtp
+from veche_notify.settings import NotifySettings
+
+pytestmark = pytest.mark.integration
+
+
+class CountingSessions(KeepAsEml):
+    """Keeps letters like the sink and counts the sessions (one EHLO each)."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__(folder)
+        self.sessions = 0
+
+    async def handle_EHLO(  # noqa: N802 (the name aiosmtpd calls)
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        self.sessions += 1
+        session.host_name = hostname
+        return responses
+
+
+def outgoing(n: int) -> Outgoing:
+    return Outgoing(
+        key=f"a{n}:registered:citizen:email",
+        address=f"c{n}@example.org",
+        subject="Обращение зарегистрировано",
+        body=f"Номер {n}",
+    )
+
+
+async def test_thirty_letters_share_at_most_the_configured_sessions(tmp_path):
+    handler = CountingSessions(tmp_path / "mail")
+    server = await serve_smtp(tmp_path / "mail", handler=handler)
+    port = server.sockets[0].getsockname()[1]
+    sender = EmailSender(NotifySettings(smtp_port=port, smtp_connections=3))
+    try:
+        await asyncio.gather(*(sender.send(outgoing(n)) for n in range(30)))
+        await asyncio.gather(*(sender.send(outgoing(n)) for n in range(30, 40)))
+    finally:
+        await sender.close()
+        server.close()
+    assert len(letters(tmp_path / "mail")) == 40
+    assert 1 <= handler.sessions <= 3
+
+
+async def test_a_session_the_server_dropped_is_replaced(tmp_path):
+    handler = CountingSessions(tmp_path / "mail")
+    server = await serve_smtp(tmp_path / "mail", handler=handler)
+    port = server.sockets[0].getsockname()[1]
+    sender = EmailSender(NotifySettings(smtp_port=port, smtp_connections=1, smtp_idle_s=0.05))
+    try:
+        await sender.send(outgoing(1))
+        await asyncio.sleep(0.1)  # idled past smtp_idle_s: not reused
+        await sender.send(outgoing(2))
+    finally:
+        await sender.close()
+        server.close()
+    assert len(letters(tmp_path / "mail")) == 2
+    assert handler.sessions == 2
+
+
+async def test_unreachable_relay_is_a_transient_failure(tmp_path):
+    sender = EmailSender(NotifySettings(smtp_port=1, smtp_connections=1))
+    with pytest.raises(DeliveryError) as raised:
+        await sender.send(outgoing(1))
+    assert raised.value.transient
