@@ -118,14 +118,16 @@ class NotifyStage:
                 for p in plans
             ]
             with store_spans(items, "insert_many", "notifications", self._store.db.name):
-                await self._store.record_notifications(documents)
+                existing = await self._store.record_notifications(documents)
             keys = [p.key for plans in planned for p in plans]
             contexts = {
                 p.key: item.context
                 for item, plans in zip(items, planned, strict=True)
                 for p in plans
             }
-            current = await self._store.load(keys)
+            # what was just inserted is its own current state; only redelivered keys are read
+            current = {d["_id"]: d for d in documents if d["_id"] not in existing}
+            current |= await self._store.load(existing)
             await self._deliverer.settle(list(current.values()), secrets, contexts)
             final = await self._store.load(keys)
             await self._dead_letter(items, planned, final, dlq)
