@@ -166,6 +166,8 @@ class IngestStore:
             d async for d in self.outbox.find({"at": {"$lt": older_than}}).sort("at").limit(limit)
         ]
         ids = [entry["_id"] for entry in entries]
+        if not ids:
+            return []
         found = {d["_id"]: d async for d in self.appeals.find({"_id": {"$in": ids}})}
         pending = [found[i] for i in ids if found.get(i, {}).get("publish_state") == PENDING]
         settled = [i for i in ids if found.get(i, {}).get("publish_state") != PENDING]
