@@ -12,6 +12,8 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // registers /debug/pprof on the default mux, served only with -debug-addr
 	"os"
 	"os/signal"
 	"strings"
@@ -32,6 +34,7 @@ func main() {
 	handler := flag.String("handler", env("FERRETDB_HANDLER", "sqlite"), "backend: sqlite or postgresql (env FERRETDB_HANDLER)")
 	sqliteURL := flag.String("sqlite-url", env("FERRETDB_SQLITE_URL", "file:data/"), "SQLite URI of an existing directory, ending with '/' (env FERRETDB_SQLITE_URL)")
 	pgURL := flag.String("postgresql-url", env("FERRETDB_POSTGRESQL_URL", "postgres://127.0.0.1:5432/ferretdb"), "PostgreSQL URL (env FERRETDB_POSTGRESQL_URL)")
+	debugAddr := flag.String("debug-addr", env("FERRETDB_DEBUG_ADDR", ""), "serve Go's pprof profiles on this address, e.g. 127.0.0.1:6060 (env FERRETDB_DEBUG_ADDR; empty: off)")
 	logLevel := flag.String("log-level", env("FERRETDB_LOG_LEVEL", "warn"), "debug, info, warn or error (env FERRETDB_LOG_LEVEL)")
 	flag.Parse()
 
@@ -57,6 +60,15 @@ func main() {
 		cfg.SQLiteURL = *sqliteURL
 	} else {
 		cfg.PostgreSQLURL = *pgURL
+	}
+
+	if *debugAddr != "" {
+		// where the store spends its CPU (go tool pprof http://ADDR/debug/pprof/profile?seconds=15)
+		go func() {
+			if err := http.ListenAndServe(*debugAddr, nil); err != nil {
+				logger.Error("pprof server stopped", "error", err)
+			}
+		}()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
