@@ -9,7 +9,7 @@ import uuid
 import pytest
 from veche_bench.appeals import received_event, submission
 from veche_bench.settings import load
-from veche_bench.stages import STAGES, documents, outgoing
+from veche_bench.stages import STAGES, documents, outgoing, own_updates
 from veche_bench.stats import (
     Latency,
     drain_rate,
@@ -138,6 +138,16 @@ def test_relay_stages_forward_records_and_end_with_a_notified_event():
     assert summary[0]["_id"] == key  # the timeline stage updates this one
     timeline = documents(STAGES["timeline"], key, value, 5, "ns.appeals.routed.v1")
     assert len(timeline) == 1
+
+
+def test_baseline_updates_change_the_stages_own_documents_each_time():
+    key = str(uuid.uuid4())
+    stored = {d["_id"] for d in documents(STAGES["notify"], key, b"{}", 3, "t")}
+    changes = own_updates(STAGES["notify"], key, 3, 7)
+    assert len(changes) == 7
+    assert {query["_id"] for query, _ in changes} == stored
+    assert len({update["$set"]["state"] for _, update in changes}) == 7  # never a no-op change
+    assert own_updates(STAGES["route"], key, 2, 0) == []
 
 
 def test_rate_phases_go_slowest_first_http_before_topic():

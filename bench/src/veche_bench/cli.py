@@ -112,6 +112,7 @@ async def run_veche(
         say(console, veche, "saturation")
         saturation = results.saturation(veche.result) or estimate
         results.documents = await veche.documents_per_appeal(len(veche.collector.appeals))
+        results.updates = await veche.updates_per_appeal(len(veche.collector.appeals))
         results.plan = {
             stage: max(1, round(results.documents.get(stage, (1.0, 0.0))[0]))
             for stage in ("classify", "route", "notify")
@@ -172,7 +173,7 @@ async def run_baseline(
     deadline: float,
 ) -> None:
     most = settings.naive_backlog if kind is Naive else settings.backlog
-    async with kind(settings, infra, _reporter(tick), results.plan) as system:
+    async with kind(settings, infra, _reporter(tick), results.plan, results.updates) as system:
         system.deadline = deadline
         setattr(results, system.kind, system.result)
         system.sampler.watch(infra_pids())

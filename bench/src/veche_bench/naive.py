@@ -22,7 +22,15 @@ from pymongo import AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
 from .relay import parse, serve
-from .stages import SUMMARY_COLLECTION, Stage, database, documents, outgoing, summary_update
+from .stages import (
+    SUMMARY_COLLECTION,
+    Stage,
+    database,
+    documents,
+    outgoing,
+    own_updates,
+    summary_update,
+)
 
 
 async def naive(args: argparse.Namespace, stage: Stage, stop: asyncio.Event) -> None:
@@ -44,6 +52,8 @@ async def naive(args: argparse.Namespace, stage: Stage, stop: asyncio.Event) -> 
         for document in documents(stage, key, record.value or b"", args.inserts, record.topic):
             with contextlib.suppress(DuplicateKeyError):  # a redelivery: already stored
                 await collection.insert_one(document)
+        for change in own_updates(stage, key, args.inserts, args.updates):
+            await collection.update_one(*change)
         if stage.updates_per_record:
             await summaries.update_one(*summary_update(key, record.topic))
         if output:

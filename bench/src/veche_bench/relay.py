@@ -21,7 +21,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient, UpdateOne
 from veche_shared.mongo import chunks, insert_new
 
-from .stages import STAGES, SUMMARY_COLLECTION, Stage, database, documents, outgoing, summary_update
+from .stages import (
+    STAGES,
+    SUMMARY_COLLECTION,
+    Stage,
+    database,
+    documents,
+    outgoing,
+    own_updates,
+    summary_update,
+)
 
 
 async def relay(args: argparse.Namespace, stage: Stage, stop: asyncio.Event) -> None:
@@ -61,6 +70,13 @@ async def relay(args: argparse.Namespace, stage: Stage, stop: asyncio.Event) -> 
                 for doc in documents(stage, key, r.value or b"", args.inserts, r.topic)
             ]
             await insert_new(collection, docs)
+            changes = [
+                UpdateOne(*change)
+                for key in keys
+                for change in own_updates(stage, key, args.inserts, args.updates)
+            ]
+            for part in chunks(changes):
+                await collection.bulk_write(list(part), ordered=False)
             if stage.updates_per_record:
                 updates = [
                     UpdateOne(*summary_update(k, r.topic))
@@ -85,6 +101,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stage", choices=sorted(STAGES), required=True)
     parser.add_argument("--inserts", type=int, default=1, help="documents stored per appeal")
+    parser.add_argument("--updates", type=int, default=0, help="of them updated per appeal")
     parser.add_argument("--namespace", required=True)
     parser.add_argument("--bootstrap", required=True)
     parser.add_argument("--mongo", required=True)

@@ -29,6 +29,7 @@ class Results:
     store: dict[str, float | None] = field(default_factory=dict)
     documents: dict[str, tuple[float, float]] = field(default_factory=dict)
     plan: dict[str, int] = field(default_factory=dict)
+    updates: dict[str, int] = field(default_factory=dict)  # of own documents, per appeal
     started: datetime = field(default_factory=lambda: datetime.now(UTC))
     seconds: float = 0.0
 
@@ -184,6 +185,10 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
             "",
         )
     )
+    if results.updates:
+        # Veche's own: the timeline's summary per event (3) + the documents each stage changes
+        changed = str(sum(results.updates.values()) + 3)
+        table.append(("documents updated per appeal", changed, changed, changed, ""))
     for operation, value in results.store.items():
         table.append((f"store: {operation}", "", "", "", _n(value)))
     return table

@@ -274,6 +274,9 @@ class Veche(System):
         label = f"veche {key} http {rate:.3g}/s"
         return await self.phase(key, label, args, round(rate * duration), rate)
 
+    async def updates_per_appeal(self, appeals: int) -> dict[str, int]:
+        return await updates_per_appeal(self.infra, self.namespace, appeals)
+
     async def documents_per_appeal(self, appeals: int) -> dict[str, tuple[float, float]]:
         """Per service database: documents per appeal and mean document size (bytes)."""
         return await documents_per_appeal(self.infra, self.namespace, appeals, SERVICES)
@@ -291,9 +294,11 @@ class Relay(System):
         infra: Infra,
         progress: Progress,
         inserts: Mapping[str, int],
+        updates: Mapping[str, int] | None = None,
     ) -> None:
         super().__init__(settings, infra, progress)
         self.inserts = inserts
+        self.updates = updates or {}
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.log_dir = settings.state / self.namespace
 
@@ -314,6 +319,8 @@ class Relay(System):
                         stage,
                         "--inserts",
                         str(self.inserts.get(stage, 1)),
+                        "--updates",
+                        str(self.updates.get(stage, 0)),
                         "--namespace",
                         self.namespace,
                         "--bootstrap",
@@ -364,6 +371,20 @@ async def documents_per_appeal(
     finally:
         await client.close()
     return found
+
+
+async def updates_per_appeal(infra: Infra, namespace: str, appeals: int) -> dict[str, int]:
+    """Documents Veche changed per appeal, by stage, from what its stores hold: classify rewrites
+    the incident place of each appeal that has one; notify moves every notification to
+    ``sending`` and then to its final state."""
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url)
+    try:
+        placed = await client[f"{namespace}_veche_classify"]["incident_members"].count_documents({})
+        letters = await client[f"{namespace}_veche_notify"]["notifications"].count_documents({})
+    finally:
+        await client.close()
+    per_appeal = max(appeals, 1)
+    return {"classify": round(placed / per_appeal), "notify": round(2 * letters / per_appeal)}
 
 
 async def drop_namespace(infra: Infra, namespace: str) -> None:

@@ -1,9 +1,11 @@
 """What the raw relay (b) and the naive baseline (c) do per appeal: Veche's topology, no domain.
 
 Four consumers, like the four services: three hops received -> classified -> routed -> notified,
-each storing ``inserts`` documents per appeal (the numbers measured on Veche's own databases
-after its run), and a timeline consumer on the three outputs that stores one entry and updates
-one status summary per event, as ingest does. Records are forwarded unchanged (same size); the
+each storing ``inserts`` documents per appeal and changing ``updates`` of them (the numbers
+measured on Veche's own databases after its run: classify rewrites an incident place per appeal,
+notify moves each notification to ``sending`` and then to its final state), and a timeline
+consumer on the three outputs that stores one entry and updates one status summary per event,
+as ingest does. Records are forwarded unchanged (same size); the
 last hop emits a minimal ``appeals.notified.v1`` body with its own ``occurred_at``.
 """
 
@@ -54,15 +56,29 @@ def documents(
     body = value.decode(errors="replace")
     if stage.name == "timeline":
         return [{"_id": f"{key}:{topic}", "appeal_id": key, "at": now, "stage": topic}]
-    first_id = key if stage.name == SUMMARY_COLLECTION else f"{key}:0"
     return [
-        {
-            "_id": first_id if index == 0 else f"{key}:{index}",
-            "appeal_id": key,
-            "at": now,
-            "event": body,
-        }
+        {"_id": document_id(stage, key, index), "appeal_id": key, "at": now, "event": body}
         for index in range(inserts)
+    ]
+
+
+def document_id(stage: Stage, key: str, index: int) -> str:
+    if index == 0 and stage.name == SUMMARY_COLLECTION:
+        return key
+    return f"{key}:{index}"
+
+
+def own_updates(
+    stage: Stage, key: str, inserts: int, updates: int
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """The state changes one record costs on the stage's own documents, by ``_id``."""
+    now = datetime.now(UTC)
+    return [
+        (
+            {"_id": document_id(stage, key, index % max(inserts, 1))},
+            {"$set": {"state": index, "changed_at": now}},
+        )
+        for index in range(updates)
     ]
 
 
