@@ -77,6 +77,9 @@ class Deliverer:
         self._settings = settings
         self._store = store
         self._email = EmailSender(settings)
+        # one HTTP client (connection pool, TLS context) for the process: building one per batch
+        # cost more CPU than the batch's webhooks and SMS together
+        self._http: httpx.AsyncClient | None = None
         # one limiter per channel for the whole process: a burst never floods a relay
         self._limiters = {
             Channel.EMAIL: limiter(settings.email_rate_per_s),
@@ -85,8 +88,17 @@ class Deliverer:
         }
 
     async def close(self) -> None:
-        """Close the SMTP sessions kept for reuse (after the consumers have drained)."""
+        """Close the SMTP sessions and HTTP connections kept for reuse (after the consumers
+        have drained)."""
         await self._email.close()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+
+    def _http_client(self) -> httpx.AsyncClient:
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=self._settings.send_timeout_s)
+        return self._http
 
     async def settle(
         self,
@@ -98,25 +110,25 @@ class Deliverer:
         contexts = contexts or {}
         pending = [d for d in documents if d["status"] == PENDING]
         interrupted = [d for d in documents if d["status"] == SENDING]
-        async with httpx.AsyncClient(timeout=self._settings.send_timeout_s) as client:
-            senders: dict[str, Sender] = {
-                Channel.EMAIL.value: self._email,
-                Channel.SMS.value: SmsSender(self._settings, client),
-                Channel.WEBHOOK.value: WebhookSender(client),
-            }
-            await self._skip_undeliverable(pending)
-            deliverable = [d for d in pending if self._skip_reason(d) is None]
-            for part in chunks(deliverable, self._settings.send_chunk):
-                token = uuid.uuid4().hex
-                claimed = await self._store.claim([d["_id"] for d in part], token, utc_now())
-                await self._send_all(claimed, senders, secrets, contexts)
-            resend = [d for d in interrupted if self._resend_interrupted(d)]
-            unknown = [d for d in interrupted if not self._resend_interrupted(d)]
-            await self._store.finish(
-                [(d["_id"], self._unknown(d).fields(d.get("attempts") or 0)) for d in unknown]
-            )
-            for part in chunks(resend, self._settings.send_chunk):
-                await self._send_all(part, senders, secrets, contexts)
+        client = self._http_client()
+        senders: dict[str, Sender] = {
+            Channel.EMAIL.value: self._email,
+            Channel.SMS.value: SmsSender(self._settings, client),
+            Channel.WEBHOOK.value: WebhookSender(client),
+        }
+        await self._skip_undeliverable(pending)
+        deliverable = [d for d in pending if self._skip_reason(d) is None]
+        for part in chunks(deliverable, self._settings.send_chunk):
+            token = uuid.uuid4().hex
+            claimed = await self._store.claim([d["_id"] for d in part], token, utc_now())
+            await self._send_all(claimed, senders, secrets, contexts)
+        resend = [d for d in interrupted if self._resend_interrupted(d)]
+        unknown = [d for d in interrupted if not self._resend_interrupted(d)]
+        await self._store.finish(
+            [(d["_id"], self._unknown(d).fields(d.get("attempts") or 0)) for d in unknown]
+        )
+        for part in chunks(resend, self._settings.send_chunk):
+            await self._send_all(part, senders, secrets, contexts)
 
     def _skip_reason(self, document: Document) -> str | None:
         if not document["address"]:
