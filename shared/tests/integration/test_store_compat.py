@@ -62,3 +62,33 @@ async def test_update_batches_stay_below_the_ferretdb_statement_limit(db):
         assert len(batch) < 50
         await db.items.bulk_write([UpdateOne({"_id": i}, {"$set": {"n": 1}}) for i in batch])
     assert await db.items.count_documents({"n": 1}) == 120
+
+
+def _answered_from_an_index(explained: dict) -> bool:
+    """MongoDB names its index stages (IDHACK, EXPRESS_IXSCAN, IXSCAN); FerretDB's SQLite
+    backend reports SQLite's plan ("SEARCH ... USING INDEX" vs "SCAN")."""
+    plan = str(explained.get("queryPlanner", explained))
+    return any(mark in plan for mark in ("USING INDEX", "IXSCAN", "IDHACK"))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"_id": "k7"},
+        {"_id": {"$in": ["k1", "k2", "k3"]}},
+        {"_id": {"$in": ["k1", "k2"]}, "status": "pending"},  # notify's claim, classify's leases
+    ],
+)
+async def test_hot_path_lookups_by_id_are_index_searches(db, query):
+    """Every hot-path read and write selects by ``_id``; the server must answer that from an
+    index, not by reading the collection (stock FerretDB 1.24 scanned: deploy/local/README.md)."""
+    await db.docs.insert_many([{"_id": f"k{n}", "status": "pending"} for n in range(50)])
+    explained = await db.command("explain", {"find": "docs", "filter": query})
+    assert _answered_from_an_index(explained), explained.get("queryPlanner")
+
+
+async def test_a_filter_on_an_unindexed_field_is_a_scan(db):
+    """The control for the check above: it does tell a scan from an index search."""
+    await db.docs.insert_many([{"_id": f"k{n}", "status": "pending"} for n in range(50)])
+    explained = await db.command("explain", {"find": "docs", "filter": {"status": "pending"}})
+    assert not _answered_from_an_index(explained)
