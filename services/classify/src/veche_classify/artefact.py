@@ -13,7 +13,7 @@ from typing import Any
 
 import joblib
 
-from .domain.model import TriageModel
+from .domain.model import SigmoidLinear, TopicEnsemble, TriageModel
 
 DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "data" / "model" / "triage.joblib"
 
@@ -30,9 +30,12 @@ def save(model: TriageModel, path: Path, metadata: dict[str, Any]) -> None:
 
 def load(path: Path) -> TriageModel:
     parts = joblib.load(path)
+    topic = parts["topic"]
+    if isinstance(topic, SigmoidLinear):  # artefacts before the ensemble: the SVM alone
+        topic = TopicEnsemble(topic, None, 0.0)
     return TriageModel(
         featuriser=parts["featuriser"],
-        topic=parts["topic"],
+        topic=topic,
         urgency=parts["urgency"],
         version=metadata(path)["version"],
     )

@@ -23,7 +23,7 @@ from rich.table import Table
 from veche_shared.events import Urgency
 
 from . import artefact
-from .domain.model import FeatureOptions
+from .domain.model import ModelOptions
 from .domain.text import normalise
 from .domain.urgency import apply_rules
 from .settings import ClassifySettings
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p_train.add_argument(
         "--cv-urgency", action="store_true", help="with --cv: also the urgency model's CV accuracy"
     )
-    defaults = FeatureOptions()
+    defaults = ModelOptions()
     p_train.add_argument(
         "--embedding", choices=("mean", "idf", "idf+max"), default=defaults.embedding
     )
@@ -76,11 +76,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="weight of the hand-written topic lexicon features (0: none)",
     )
     p_train.add_argument(
-        "--no-soft-lexicon",
-        dest="soft_lexicon",
-        action="store_false",
-        help="lexicon: exact hits only, no navec similarity to its entries",
+        "--soft-lexicon",
+        action=argparse.BooleanOptionalAction,
+        default=defaults.soft_lexicon,
+        help="lexicon: navec similarity to its entries as well as exact hits",
     )
+    p_train.add_argument(
+        "--dense-share",
+        type=float,
+        default=defaults.dense_share,
+        help="share of the dense-only topic model (navec + lexicon) in the ensemble (0: SVM only)",
+    )
+    p_train.add_argument("--dense-c", type=float, default=defaults.dense_c)
     p_eval = sub.add_parser("evaluate", help="score the artefact on held-out files")
     p_eval.add_argument("files", type=Path, nargs="*")
     sub.add_parser("predict", help="JSON Lines in (id, text) -> JSON Lines out")
@@ -127,16 +134,22 @@ def _train(settings: ClassifySettings, args: argparse.Namespace) -> None:
         feedback = asyncio.run(_load_feedback(settings))
         err.print(f"operator corrections: {len(feedback)}")
     out = args.out or settings.model_path
-    options = FeatureOptions(
+    options = ModelOptions(
         embedding=args.embedding,
         embedding_weight=args.embedding_weight,
         lexicon_weight=args.lexicon_weight,
         soft_lexicon=args.soft_lexicon,
+        dense_share=args.dense_share,
+        dense_c=args.dense_c,
     )
     if args.cv is not None:
         with Progress(console=err, transient=False) as progress:
             scores = grouped_cv(
-                examples + feedback, args.cv or [0.1, 0.5, 2.0], progress, options, args.cv_urgency
+                examples + feedback,
+                args.cv or [options.topic_c],
+                progress,
+                options,
+                args.cv_urgency,
             )
         print(f"features: {options}")
         for key, score in scores.items():

@@ -65,3 +65,25 @@ def test_ner_runs_once_per_batch_only_for_unresolved_place_cues(triage):
     assert ner.batches == [[texts[3], texts[4]]]
     kinds = [[m.kind for m in d.mentions] for d in decisions]
     assert kinds == [["street"], ["settlement"], [], ["place"], ["place"]]
+
+
+def test_padded_svm_ignores_the_extra_columns_and_temperature_keeps_the_ranking():
+    from veche_classify.domain.model import TopicEnsemble, fit_temperature, sharpen
+
+    features, labels, groups = _toy_data()
+    calibrated = build_topic_classifier(0.1, grouped_folds(list(labels), groups)).fit(
+        features, labels
+    )
+    fast = SigmoidLinear.from_calibrated(calibrated)
+    wider = np.hstack([features, np.full((len(features), 3), 9.0)])
+    np.testing.assert_allclose(
+        fast.padded(15).predict_proba(wider), fast.predict_proba(features), atol=1e-6
+    )
+    dense = LogisticRegression(max_iter=500).fit(features, labels)
+    ensemble = TopicEnsemble(fast, dense, 0.4)
+    p = ensemble.predict_proba(features, features)
+    temperature = fit_temperature(p, list(labels), fast.classes_)
+    sharp = sharpen(p, temperature)
+    assert temperature > 0
+    np.testing.assert_allclose(sharp.sum(axis=1), 1.0, atol=1e-9)
+    assert (sharp.argmax(axis=1) == p.argmax(axis=1)).all()

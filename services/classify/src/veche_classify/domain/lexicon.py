@@ -78,6 +78,10 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):  # type: ignore[misc]
                     owners.append(index)
         return np.asarray(rows, dtype=np.float32), np.asarray(owners)
 
+    @property
+    def width(self) -> int:
+        return 3 * len(self.categories_) if self.soft else len(self.categories_)
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("_cache", None)  # per-process word cache: not part of the artefact
@@ -89,8 +93,7 @@ class LexiconFeatures(BaseEstimator, TransformerMixin):  # type: ignore[misc]
 
     def transform(self, normalised_texts: Sequence[str]) -> Any:
         n = len(self.categories_)
-        width = 3 * n if self.soft else n
-        out = np.zeros((len(normalised_texts), width), dtype=np.float32)
+        out = np.zeros((len(normalised_texts), self.width), dtype=np.float32)
         for row, text in enumerate(normalised_texts):
             text_words = words(text)
             lemmas = [lemma(w) for w in text_words]
