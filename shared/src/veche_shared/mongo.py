@@ -17,7 +17,13 @@ from pymongo.errors import BulkWriteError
 from .settings import ServiceSettings
 
 DUPLICATE_KEY = 11000
-MAX_UPDATE_BATCH = 40  # below FerretDB's default backend pool of 50 statements per command
+# FerretDB's SQLite backend gives each database a pool of 100 connections, and an update statement
+# holds two at once (its query, then its transaction): 50 update statements in flight on one
+# database can each hold one and wait forever for the second (measured: a bulk of 50 never
+# returns; 40 concurrent single updates from several consumers wedged the database). Keep a
+# command's statements, and a process's concurrent update commands per database, well below that.
+MAX_UPDATE_BATCH = 20  # two replicas bulk-updating one database stay below 50 statements
+MAX_CONCURRENT_UPDATES = 8
 
 Document = dict[str, Any]
 

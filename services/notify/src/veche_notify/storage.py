@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from pymongo import ASCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from veche_shared.events import AppealNotifiedV1
-from veche_shared.mongo import Document, chunks, insert_new, record_once
+from veche_shared.mongo import MAX_CONCURRENT_UPDATES, Document, chunks, insert_new, record_once
 
 PENDING = "pending"
 SENDING = "sending"
@@ -30,6 +31,9 @@ class NotifyStore:
         self.notifications = self.db["notifications"]
         self.outcomes = self.db["outcomes"]
         self.subscriptions = self.db["subscriptions"]
+        # every consumer's sends finish concurrently: bound the update statements in flight
+        # (see veche_shared.mongo.MAX_CONCURRENT_UPDATES)
+        self._updates = asyncio.Semaphore(MAX_CONCURRENT_UPDATES)
 
     async def create_indexes(self) -> None:
         await self.notifications.create_index([("appeal_id", ASCENDING)])
@@ -54,10 +58,11 @@ class NotifyStore:
         One statement for the whole chunk; reading back by token tells which keys this run owns
         (another consumer that claimed a key first keeps it).
         """
-        await self.notifications.update_many(
-            {"_id": {"$in": list(keys)}, "status": PENDING},
-            {"$set": {"status": SENDING, "claim": token, "claimed_at": at}},
-        )
+        async with self._updates:
+            await self.notifications.update_many(
+                {"_id": {"$in": list(keys)}, "status": PENDING},
+                {"$set": {"status": SENDING, "claim": token, "claimed_at": at}},
+            )
         cursor = self.notifications.find(
             {"_id": {"$in": list(keys)}, "status": SENDING, "claim": token}
         )
@@ -66,16 +71,18 @@ class NotifyStore:
     async def finish(self, results: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         """Write final states (under FerretDB's limit of statements per command)."""
         for part in chunks(results):
-            await self.notifications.bulk_write(
-                [UpdateOne({"_id": key}, {"$set": dict(fields)}) for key, fields in part],
-                ordered=False,
-            )
+            async with self._updates:
+                await self.notifications.bulk_write(
+                    [UpdateOne({"_id": key}, {"$set": dict(fields)}) for key, fields in part],
+                    ordered=False,
+                )
 
     async def mark_dead_lettered(self, keys: Sequence[str]) -> None:
         if keys:
-            await self.notifications.update_many(
-                {"_id": {"$in": list(keys)}}, {"$set": {"dead_lettered": True}}
-            )
+            async with self._updates:
+                await self.notifications.update_many(
+                    {"_id": {"$in": list(keys)}}, {"$set": {"dead_lettered": True}}
+                )
 
     # outcomes ------------------------------------------------------------------------------
 
