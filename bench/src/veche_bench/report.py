@@ -436,13 +436,15 @@ def write_docs(results: Results, summary: str) -> None:
             "- **(b) raw relay** (`veche_bench.relay`): four aiokafka/PyMongo processes with the "
             "same hops, the same delivery (batch poll, unordered bulk insert keyed by `_id`, "
             "batched produce with `acks=all` + idempotence, commit after every ack) and the "
-            "same documents per appeal as Veche stored in this run, plus a timeline consumer "
+            "same documents per appeal as Veche stored in this run and as many of them changed "
+            "again by `_id` as Veche changes (notify's two states per letter, classify's "
+            "incident place), plus a timeline consumer "
             "that inserts one entry and updates one summary per event, as ingest does. "
             "No domain logic: the ceiling of this hardware and store.",
             "- **(c) naive** (`veche_bench.naive`): the same records and documents written the "
             "tutorial way — FastStream handler per message, `insert_one` per document, "
-            "`update_one` per status change, a publish awaited per message. It has no domain "
-            "logic either, so it is the best case of that style.",
+            "`update_one` per status change (as many as Veche makes), a publish awaited per "
+            "message. It has no domain logic either, so it is the best case of that style.",
             "- **store**: `deploy/local/bench_store.py` on the same server.",
             "- **scale-out**: the same backlog twice, through one classify process and then "
             "through two in the same consumer group (6 partitions); `classified/s` is the "
