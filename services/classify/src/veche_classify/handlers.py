@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from faststream.kafka import KafkaBroker
-from veche_shared.events import AppealClassifiedV1, AppealReceivedV1, utc_now
+from veche_shared.events import AppealClassifiedV1, AppealReceivedV1
 from veche_shared.pipeline import BatchConsumer, Item, Publication, store_spans
 from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_RECEIVED
 
@@ -30,8 +30,8 @@ def register_handlers(
             # read candidates -> link -> store members under a lease per topic+place, so two
             # consumers never both miss each other's duplicate and open two incidents
             async with store.place_locks(places):
-                since = await _link_incidents(store, members, window, settings.incident_similarity)
-                await store.add_incident_members([m for m in members if m is not None], since)
+                stored = await _link_incidents(store, members, window, settings.incident_similarity)
+                await store.add_incident_members([m for m in members if m is not None], stored)
         outgoing: list[tuple[str, AppealClassifiedV1]] = []
         for item, decision, member in zip(items, decisions, members, strict=True):
             classification = decision.classification.model_copy(
@@ -84,16 +84,17 @@ async def _link_incidents(
     members: list[Candidate | None],
     window: timedelta,
     threshold: float,
-) -> datetime:
+) -> list[Candidate]:
     """Give each member the incident of its nearest earlier duplicate (stored or in the batch).
 
-    Returns the start of the window the batch looked at: older members can go.
+    Returns the stored members the batch looked at (those still inside the window).
     """
     present = [m for m in members if m is not None]
     if not present:
-        return utc_now() - window
+        return []
     since = min(m.at for m in present) - window
-    earlier = await store.incident_candidates([f"{m.topic}|{m.place_key}" for m in present], since)
+    stored = await store.incident_candidates([f"{m.topic}|{m.place_key}" for m in present], since)
+    earlier = list(stored)
     known = {c.appeal_id: c for c in earlier}
     for index, member in enumerate(members):
         if member is None:
@@ -106,4 +107,4 @@ async def _link_incidents(
             member = dataclasses.replace(member, incident_id=found.incident_id)
             members[index] = member
         earlier.append(member)
-    return since
+    return stored

@@ -120,9 +120,12 @@ class ClassifyStore:
             if held:
                 await self.locks.delete_many({"_id": {"$in": held}, "owner": owner})
 
-    async def add_incident_members(self, members: Sequence[Candidate], since: datetime) -> None:
-        """Store each member, and fold it into its place's recent members (dropping those
-        registered before ``since``). The caller holds the places' leases."""
+    async def add_incident_members(
+        self, members: Sequence[Candidate], stored: Sequence[Candidate]
+    ) -> None:
+        """Store each member, and fold it into its place's recent members: ``stored`` are the
+        place members the caller read (inside the window), so nothing is read twice. The caller
+        holds the places' leases."""
         if not members:
             return
         await insert_new(
@@ -131,15 +134,13 @@ class ClassifyStore:
         fresh: dict[str, list[Candidate]] = {}
         for member in members:
             fresh.setdefault(_place(member), []).append(member)
-        stored: dict[str, list[Candidate]] = {}
-        for member in await self._place_members(list(fresh)):
-            stored.setdefault(_place(member), []).append(member)
+        by_place: dict[str, list[Candidate]] = {}
+        for member in stored:
+            by_place.setdefault(_place(member), []).append(member)
         updates = []
         for key, added in fresh.items():
             added_ids = {m.appeal_id for m in added}
-            kept = [
-                m for m in stored.get(key, []) if m.at >= since and m.appeal_id not in added_ids
-            ]
+            kept = [m for m in by_place.get(key, []) if m.appeal_id not in added_ids]
             recent = sorted(kept + added, key=lambda m: m.at)[-MAX_PLACE_MEMBERS:]
             document = {
                 "topic": added[0].topic,
