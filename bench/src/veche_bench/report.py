@@ -328,7 +328,7 @@ def cpu_per_appeal_text(results: Results, usage: Mapping[str, tuple[float, float
             "answers costs it ~0.6 ms of CPU (a find by `_id`) to ~1.3 ms (an update) — Go "
             "JSON and SQLite — against ~0.1 ms per document inserted in a batch; Veche "
             f"changes {changed or 'several'} documents per appeal (ingest's status summary per "
-            "stage, notify's `sending` and final state per letter, classify's incident place). "
+            "stage, classify's incident place; notify's delivery states are inserts). "
             "A real MongoDB via `VECHE_MONGO_URL` moves this limit."
         )
     return lines
@@ -437,8 +437,8 @@ def write_docs(results: Results, summary: str) -> None:
             "same hops, the same delivery (batch poll, unordered bulk insert keyed by `_id`, "
             "batched produce with `acks=all` + idempotence, commit after every ack) and the "
             "same documents per appeal as Veche stored in this run and as many of them changed "
-            "again by `_id` as Veche changes (notify's two states per letter, classify's "
-            "incident place), plus a timeline consumer "
+            "again by `_id` as Veche changes (classify's incident place; notify's delivery "
+            "states are unique inserts, counted with the documents), plus a timeline consumer "
             "that inserts one entry and updates one summary per event, as ingest does. "
             "No domain logic: the ceiling of this hardware and store.",
             "- **(c) naive** (`veche_bench.naive`): the same records and documents written the "

@@ -105,9 +105,11 @@ class Deliverer:
         documents: Sequence[Document],
         secrets: Mapping[str, str],
         contexts: Mapping[str, Context] | None = None,
-    ) -> None:
-        """Bring every given notification to a final state (see the module docstring)."""
+    ) -> dict[str, Document]:
+        """Bring every given notification to a final state (see the module docstring); return
+        the states this run knows — all but those another consumer claimed first."""
         contexts = contexts or {}
+        known = {d["_id"]: d for d in documents if d["status"] not in (PENDING, SENDING)}
         pending = [d for d in documents if d["status"] == PENDING]
         interrupted = [d for d in documents if d["status"] == SENDING]
         client = self._http_client()
@@ -116,19 +118,26 @@ class Deliverer:
             Channel.SMS.value: SmsSender(self._settings, client),
             Channel.WEBHOOK.value: WebhookSender(client),
         }
-        await self._skip_undeliverable(pending)
+        known |= await self._skip_undeliverable(pending)
         deliverable = [d for d in pending if self._skip_reason(d) is None]
         for part in chunks(deliverable, self._settings.send_chunk):
             token = uuid.uuid4().hex
-            claimed = await self._store.claim([d["_id"] for d in part], token, utc_now())
-            await self._send_all(claimed, senders, secrets, contexts)
+            claimed = await self._store.claim(part, token, utc_now())
+            known |= await self._send_all(claimed, senders, secrets, contexts)
         resend = [d for d in interrupted if self._resend_interrupted(d)]
         unknown = [d for d in interrupted if not self._resend_interrupted(d)]
-        await self._store.finish(
-            [(d["_id"], self._unknown(d).fields(d.get("attempts") or 0)) for d in unknown]
+        known |= await self._finish(
+            [(d, self._unknown(d).fields(d.get("attempts") or 0)) for d in unknown]
         )
         for part in chunks(resend, self._settings.send_chunk):
-            await self._send_all(part, senders, secrets, contexts)
+            known |= await self._send_all(part, senders, secrets, contexts)
+        return known
+
+    async def _finish(
+        self, results: Sequence[tuple[Document, Mapping[str, Any]]]
+    ) -> dict[str, Document]:
+        await self._store.finish([(d["_id"], fields) for d, fields in results])
+        return {d["_id"]: d | dict(fields) for d, fields in results}
 
     def _skip_reason(self, document: Document) -> str | None:
         if not document["address"]:
@@ -137,13 +146,13 @@ class Deliverer:
             return "SMS gateway not configured"
         return None
 
-    async def _skip_undeliverable(self, pending: Sequence[Document]) -> None:
+    async def _skip_undeliverable(self, pending: Sequence[Document]) -> dict[str, Document]:
         skipped = [
-            (d["_id"], Result(NotificationStatus.SKIPPED, 0, reason).fields())
+            (d, Result(NotificationStatus.SKIPPED, 0, reason).fields())
             for d in pending
             if (reason := self._skip_reason(d)) is not None
         ]
-        await self._store.finish(skipped)
+        return await self._finish(skipped)
 
     def _resend_interrupted(self, document: Document) -> bool:
         channel = document["channel"]
@@ -167,10 +176,11 @@ class Deliverer:
         senders: Mapping[str, Sender],
         secrets: Mapping[str, str],
         contexts: Mapping[str, Context],
-    ) -> None:
-        """Send concurrently and store each result the moment its send ends: a letter the relay
-        accepted is not left ``sending`` while the rest of its chunk is still being sent, so a
-        crash can only catch it in the instant between the relay's reply and this write."""
+    ) -> dict[str, Document]:
+        """Send concurrently and store each result the moment its send ends (results that end
+        together share one insert): a letter the relay accepted is not left ``sending`` while
+        the rest of its chunk is still being sent, so a crash can only catch it in the instant
+        between the relay's reply and this write."""
         outcomes = await asyncio.gather(
             *(
                 self._send_and_record(d, senders, secrets, contexts.get(d["_id"]))
@@ -179,9 +189,12 @@ class Deliverer:
             return_exceptions=True,
         )
         # a failed store write surfaces only after every other send has ended and been recorded
+        final: dict[str, Document] = {}
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
+            final |= outcome
+        return final
 
     async def _send_and_record(
         self,
@@ -189,9 +202,9 @@ class Deliverer:
         senders: Mapping[str, Sender],
         secrets: Mapping[str, str],
         context: Context | None,
-    ) -> None:
+    ) -> dict[str, Document]:
         result = await self._send_one(document, senders, secrets, context)
-        await self._store.finish([(document["_id"], result.fields(document.get("attempts") or 0))])
+        return await self._finish([(document, result.fields(document.get("attempts") or 0))])
 
     async def _send_one(
         self,

@@ -128,8 +128,9 @@ class NotifyStage:
             # what was just inserted is its own current state; only redelivered keys are read
             current = {d["_id"]: d for d in documents if d["_id"] not in existing}
             current |= await self._store.load(existing)
-            await self._deliverer.settle(list(current.values()), secrets, contexts)
-            final = await self._store.load(keys)
+            final = await self._deliverer.settle(list(current.values()), secrets, contexts)
+            # only keys another consumer claimed first are read back
+            final |= await self._store.load(k for k in keys if k not in final)
             await self._dead_letter(items, planned, final, dlq)
             return await self._report(items, planned, final, always_report)
 

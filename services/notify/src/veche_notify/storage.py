@@ -1,9 +1,14 @@
-"""Notify's documents.
+"""Notify's documents — insert-only on the hot path: a state change is a new document with a
+unique ``_id``, never an update (an update is the store's dearest operation, and a unique insert
+is also the only claim that is atomic on every MongoDB-protocol server).
 
-* ``notifications`` — one per unique key (appeal, kind, recipient, channel): the rendered message
-  and its delivery state ``pending`` → ``sending`` → ``sent`` | ``failed`` | ``gave_up`` |
-  ``skipped`` | ``unknown``. ``sending`` is written *before* the message leaves, so a process
-  that dies mid-send leaves a trace that the next delivery of the event reconciles.
+* ``notifications`` — one per unique key (appeal, kind, recipient, channel): the rendered message,
+  written once.
+* ``deliveries`` — what happened to each: ``<key>|sending`` (the claim, stored *before* the
+  message leaves, so a process that dies mid-send leaves a trace that the next delivery of the
+  event reconciles; the first claim wins), ``<key>|final`` (``sent`` | ``failed`` | ``gave_up`` |
+  ``skipped`` | ``unknown``; the first result wins) and ``<key>|dead-letter``. A notification's
+  state is its document folded with these: no claim → ``pending``.
 * ``outcomes`` — one per incoming event: the ``appeals.notified.v1`` event it produced,
   republished unchanged on redelivery so downstream deduplicates by its event id.
 * ``subscriptions`` — municipal systems' webhook subscriptions (URL, event types, secret).
@@ -16,28 +21,72 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, AsyncMongoClient, UpdateOne
+from pymongo import ASCENDING, AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from veche_shared.events import AppealNotifiedV1
-from veche_shared.mongo import MAX_CONCURRENT_UPDATES, Document, chunks, insert_new, record_once
+from veche_shared.events import AppealNotifiedV1, utc_now
+from veche_shared.mongo import Document, chunks, insert_new, record_once
 
 PENDING = "pending"
 SENDING = "sending"
+CLAIM, FINAL, DEAD_LETTER = "sending", "final", "dead-letter"
+READ_CHUNK = 500
+
+
+def delivery_id(key: str, step: str) -> str:
+    return f"{key}|{step}"
+
+
+class GroupInserter:
+    """Insert documents as they arrive, many per command (group commit): while one insert is in
+    flight, the next documents gather for the following one. Each caller's documents are stored
+    when its call returns, so a send's result is written the moment it is known without one
+    store command per send."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._collection = collection
+        self._waiting: list[tuple[Mapping[str, Any], asyncio.Future[None]]] = []
+        self._writing = asyncio.Lock()
+
+    async def insert(self, documents: Sequence[Mapping[str, Any]]) -> None:
+        if not documents:
+            return
+        done = asyncio.get_running_loop().create_future()
+        self._waiting += [(d, done) for d in documents]
+        async with self._writing:
+            if not done.done():
+                await self._write_waiting()
+        await done
+
+    async def _write_waiting(self) -> None:
+        batch, self._waiting = self._waiting, []
+        futures = {id(f): f for _, f in batch}.values()
+        try:
+            for part in chunks(batch, READ_CHUNK):
+                await insert_new(self._collection, [d for d, _ in part])
+        except Exception as error:
+            for future in futures:
+                future.set_exception(error)
+        except BaseException:  # cancelled mid-write: nobody may wait for it for ever
+            for future in futures:
+                future.cancel()
+            raise
+        else:
+            for future in futures:
+                future.set_result(None)
 
 
 class NotifyStore:
     def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
         self.db: AsyncDatabase[Document] = client[database]
         self.notifications = self.db["notifications"]
+        self.deliveries = self.db["deliveries"]
         self.outcomes = self.db["outcomes"]
         self.subscriptions = self.db["subscriptions"]
-        # every consumer's sends finish concurrently: bound the update statements in flight
-        # (see veche_shared.mongo.MAX_CONCURRENT_UPDATES)
-        self._updates = asyncio.Semaphore(MAX_CONCURRENT_UPDATES)
+        self._results = GroupInserter(self.deliveries)
 
     async def create_indexes(self) -> None:
         await self.notifications.create_index([("appeal_id", ASCENDING)])
-        await self.notifications.create_index([("status", ASCENDING)])
 
     # notifications -------------------------------------------------------------------------
 
@@ -46,43 +95,55 @@ class NotifyStore:
         return {str(key) for key in await insert_new(self.notifications, documents)}
 
     async def load(self, keys: Iterable[str]) -> dict[str, Document]:
+        """The notifications with their current delivery state folded in."""
+        keys = sorted(set(keys))
         found: dict[str, Document] = {}
-        for part in chunks(sorted(set(keys)), 500):
+        steps: dict[str, dict[str, Document]] = {}
+        for part in chunks(keys, READ_CHUNK):
             async for document in self.notifications.find({"_id": {"$in": list(part)}}):
                 found[document["_id"]] = document
-        return found
+            ids = [delivery_id(k, step) for k in part for step in (CLAIM, FINAL, DEAD_LETTER)]
+            async for step in self.deliveries.find({"_id": {"$in": ids}}):
+                key, _, name = step["_id"].rpartition("|")
+                steps.setdefault(key, {})[name] = step
+        return {key: fold(document, steps.get(key, {})) for key, document in found.items()}
 
-    async def claim(self, keys: Sequence[str], token: str, at: datetime) -> list[Document]:
-        """Move pending notifications to ``sending`` under this run's token; return those won.
+    async def for_appeal(self, appeal_id: str) -> list[Document]:
+        """Every notification of an appeal with its state (operators' view; not the hot path)."""
+        found = self.notifications.find({"appeal_id": appeal_id}, {"_id": 1})
+        keys = [d["_id"] async for d in found]
+        return list((await self.load(keys)).values())
 
-        One statement for the whole chunk; reading back by token tells which keys this run owns
-        (another consumer that claimed a key first keeps it).
+    async def claim(
+        self, documents: Sequence[Document], token: str, at: datetime
+    ) -> list[Document]:
+        """Claim pending notifications for this run (``sending``); return those won.
+
+        A claim is a unique insert: when two consumers race for a key (a partition rebalance),
+        exactly one insert succeeds on any MongoDB-protocol server, so a message is sent once.
         """
-        async with self._updates:
-            await self.notifications.update_many(
-                {"_id": {"$in": list(keys)}, "status": PENDING},
-                {"$set": {"status": SENDING, "claim": token, "claimed_at": at}},
-            )
-        cursor = self.notifications.find(
-            {"_id": {"$in": list(keys)}, "status": SENDING, "claim": token}
-        )
-        return [document async for document in cursor]
+        claims = [
+            {"_id": delivery_id(d["_id"], CLAIM), "claim": token, "claimed_at": at}
+            for d in documents
+        ]
+        taken = await insert_new(self.deliveries, claims)
+        return [
+            fold(d, {CLAIM: claim})
+            for d, claim in zip(documents, claims, strict=True)
+            if claim["_id"] not in taken
+        ]
 
     async def finish(self, results: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
-        """Write final states (under FerretDB's limit of statements per command)."""
-        for part in chunks(results):
-            async with self._updates:
-                await self.notifications.bulk_write(
-                    [UpdateOne({"_id": key}, {"$set": dict(fields)}) for key, fields in part],
-                    ordered=False,
-                )
+        """Record final states (the first result recorded for a key stands)."""
+        await self._results.insert(
+            [{"_id": delivery_id(key, FINAL), **fields} for key, fields in results]
+        )
 
     async def mark_dead_lettered(self, keys: Sequence[str]) -> None:
-        if keys:
-            async with self._updates:
-                await self.notifications.update_many(
-                    {"_id": {"$in": list(keys)}}, {"$set": {"dead_lettered": True}}
-                )
+        at = utc_now()
+        await insert_new(
+            self.deliveries, [{"_id": delivery_id(k, DEAD_LETTER), "at": at} for k in keys]
+        )
 
     # outcomes ------------------------------------------------------------------------------
 
@@ -115,3 +176,15 @@ class NotifyStore:
     async def delete_subscription(self, subscription_id: str) -> bool:
         result = await self.subscriptions.delete_one({"_id": subscription_id})
         return result.deleted_count == 1
+
+
+def fold(notification: Mapping[str, Any], steps: Mapping[str, Mapping[str, Any]]) -> Document:
+    """A notification's current state from its delivery documents."""
+    state: Document = dict(notification) | {"status": PENDING}
+    if claim := steps.get(CLAIM):
+        state |= {"status": SENDING, "claim": claim["claim"], "claimed_at": claim["claimed_at"]}
+    if final := steps.get(FINAL):
+        state |= {k: v for k, v in final.items() if k != "_id"}
+    if DEAD_LETTER in steps:
+        state["dead_lettered"] = True
+    return state

@@ -49,7 +49,7 @@ async def first_run(store, settings, event, subscription, stop_at):
         return
     keys = [p.key for p in planned]
     if stop_at == "claimed":  # died after storing "sending", before anything left
-        await store.claim(keys, "dead-process", documents[0]["created_at"])
+        await store.claim(documents, "dead-process", documents[0]["created_at"])
         return
     dying = DiesBeforeRecordingResults(store.db.client, settings.database)
     with pytest.raises(ProcessKilledError):

@@ -123,7 +123,11 @@ async def test_each_kind_arrives_once_and_a_redelivered_event_sends_nothing_twic
 
     stored = mongo[settings.database]["notifications"]
     assert await stored.count_documents({}) == 15
-    assert await stored.count_documents({"status": "sent", "attempts": 1}) == 15
+    keys = [d["_id"] async for d in stored.find({}, {"_id": 1})]
+    states = await NotifyStore(mongo, settings.database).load(keys)
+    assert Counter((d["status"], d["attempts"]) for d in states.values()) == {("sent", 1): 15}
+    # state changes are inserts: one claim and one result per notification, nothing updated
+    assert await mongo[settings.database]["deliveries"].count_documents({}) == 30
 
 
 async def test_subscription_api_rejects_bad_input_with_the_reason(infra, topics, mongo):

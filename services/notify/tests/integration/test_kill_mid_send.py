@@ -181,8 +181,7 @@ def service_env(namespace: str, infra: Any, smtp_port: int) -> dict[str, str]:
 
 
 async def statuses(store: NotifyStore, event: Any) -> dict[str, str]:
-    found = store.notifications.find({"appeal_id": str(event.appeal_id)})
-    return {d["kind"]: d["status"] async for d in found}
+    return {d["kind"]: d["status"] for d in await store.for_appeal(str(event.appeal_id))}
 
 
 def outcomes_of(records: list[Any], event: Any) -> list[AppealNotifiedV1]:
