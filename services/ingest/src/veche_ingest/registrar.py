@@ -100,7 +100,7 @@ class Registrar:
         for _ in range(50):
             stored = await self._store.appeal(appeal_id)
             if stored is not None:
-                return _registered(stored, replayed=True)
+                return await self._replayed(stored)
             await asyncio.sleep(0.1)
         # The first request died between claiming the key and storing the appeal: finish its
         # work under the same appeal id (the appeal's unique _id settles any race).
@@ -134,7 +134,7 @@ class Registrar:
                 private=private,
             )
         if not stored:  # a twin completed the same idempotent registration first
-            return _registered(await self._must_find(appeal_id), replayed=True)
+            return await self._replayed(await self._must_find(appeal_id))
         queued = not await self._try_publish(event, trace_headers)
         return Registered(
             appeal_id=appeal_id,
@@ -157,6 +157,10 @@ class Registrar:
         self._on_published(str(event.appeal_id))
         return True
 
+    async def _replayed(self, stored: Mapping[str, Any]) -> Registered:
+        queued = await self._store.is_queued(str(stored["_id"]))
+        return _registered(stored, replayed=True, queued=queued)
+
     async def _must_find(self, appeal_id: str) -> dict[str, Any]:
         stored = await self._store.appeal(appeal_id)
         if stored is None:
@@ -164,12 +168,12 @@ class Registrar:
         return stored
 
 
-def _registered(stored: Mapping[str, Any], *, replayed: bool) -> Registered:
+def _registered(stored: Mapping[str, Any], *, replayed: bool, queued: bool) -> Registered:
     return Registered(
         appeal_id=str(stored["_id"]),
         registration_number=stored["registration_number"],
         registered_at=stored["registered_at"].isoformat(),
         trace_id=stored.get("trace_id"),
         replayed=replayed,
-        queued=stored.get("publish_state") == "pending",
+        queued=queued,
     )

@@ -28,9 +28,6 @@ from veche_shared.mongo import Document, chunks, insert_new
 
 from .domain.timeline import STAGE_ORDER, Stage, current_status, timeline_entry
 
-PENDING = "pending"
-PUBLISHED = "published"
-
 
 class IngestStore:
     def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
@@ -129,8 +126,6 @@ class IngestStore:
                     "stage_rank": STAGE_ORDER[Stage.RECEIVED],
                     "topic_hint": appeal.topic_hint,
                     "flags": list(appeal.flags),
-                    # the outbox: delivered to Kafka by the request or, failing that, the relay
-                    "publish_state": PENDING,
                     "event": event.model_dump(mode="json", exclude_none=True),
                     "trace_headers": dict(trace_headers),
                     "private": dict(private or {}),
@@ -148,19 +143,20 @@ class IngestStore:
         return await self.appeals.find_one({"registration_number": registration_number})
 
     async def mark_published(self, appeal_ids: Sequence[str]) -> None:
-        """Kafka has these appeals: record it on each and take them off the outbox."""
-        for batch in chunks(list(appeal_ids)):
-            async with self._summary_lock:
-                await self.appeals.update_many(
-                    {"_id": {"$in": list(batch)}}, {"$set": {"publish_state": PUBLISHED}}
-                )
+        """Kafka has these appeals: take them off the outbox (an appeal is published exactly
+        when it has no outbox entry — one delete, no update of the appeal)."""
+        for batch in chunks(list(appeal_ids), 500):
             await self.outbox.delete_many({"_id": {"$in": list(batch)}})
 
-    async def pending_publication(self, older_than: datetime, limit: int) -> list[Document]:
-        """Appeals on the outbox longer than the grace period and still unconfirmed, oldest first.
+    async def is_queued(self, appeal_id: str) -> bool:
+        """Stored but not yet confirmed by Kafka (the outbox will deliver it)."""
+        return await self.outbox.find_one({"_id": appeal_id}, {"_id": 1}) is not None
 
-        Entries whose appeal is already published, or was never stored (the request died between
-        the two inserts: nothing was accepted), are removed on the way.
+    async def pending_publication(self, older_than: datetime, limit: int) -> list[Document]:
+        """Appeals on the outbox longer than the grace period, oldest first.
+
+        Entries whose appeal was never stored (the request died between the two inserts:
+        nothing was accepted) are removed on the way.
         """
         entries = [
             d async for d in self.outbox.find({"at": {"$lt": older_than}}).sort("at").limit(limit)
@@ -169,11 +165,10 @@ class IngestStore:
         if not ids:
             return []
         found = {d["_id"]: d async for d in self.appeals.find({"_id": {"$in": ids}})}
-        pending = [found[i] for i in ids if found.get(i, {}).get("publish_state") == PENDING]
-        settled = [i for i in ids if found.get(i, {}).get("publish_state") != PENDING]
-        if settled:
-            await self.outbox.delete_many({"_id": {"$in": settled}})
-        return pending
+        abandoned = [i for i in ids if i not in found]
+        if abandoned:
+            await self.outbox.delete_many({"_id": {"$in": abandoned}})
+        return [found[i] for i in ids if i in found]
 
     # -- timeline and status -------------------------------------------------------------
 
