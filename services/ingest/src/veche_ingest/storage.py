@@ -18,12 +18,14 @@ import asyncio
 import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from veche_shared.events import AppealReceivedV1, utc_now
+from veche_shared.group_commit import GroupCommit
 from veche_shared.mongo import Document, chunks, insert_new
 
 from .domain.timeline import STAGE_ORDER, Stage, current_status, timeline_entry
@@ -39,7 +41,7 @@ class IngestStore:
         self.api_clients = self.db["api_clients"]
         self.answers = self.db["answers"]
         self.outbox = self.db["outbox"]
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._sequences: dict[str, GroupCommit[None, int]] = {}
         self._last_claimed: dict[str, int] = {}
         # Updates of one appeal document are serialised within the process: FerretDB applies an
         # update as read-modify-write, so concurrent updates of one document could lose one
@@ -56,25 +58,35 @@ class IngestStore:
     # -- registration numbers ------------------------------------------------------------
 
     async def next_sequence(self, key: str) -> int:
-        """Claim the next number of a sequence: gap-free and unique on any MongoDB-protocol server.
+        """Claim the next number of a sequence: unique on any MongoDB-protocol server, without
+        gaps unless another replica took a number.
 
         Each number is a document whose ``_id`` is the number itself, so the store's unique
         ``_id`` decides races (an atomic ``$inc`` is not available everywhere: FerretDB's
-        find_one_and_update is not atomic under concurrency). Within a process a lock and the
-        last claimed number avoid collisions; across replicas a collision costs one retry.
+        find_one_and_update is not atomic under concurrency). Requests arriving while a claim is
+        in flight are numbered together by the next insert (group commit), so concurrent
+        registrations do not queue behind one store round trip each; across replicas a
+        collision costs one more insert.
         """
-        async with self._locks.setdefault(key, asyncio.Lock()):
-            candidate = self._last_claimed.get(key) or await self._highest_claim(key)
-            while True:
-                candidate += 1
-                try:
-                    await self.registrations.insert_one(
-                        {"_id": f"{key}:{candidate:06d}", "key": key, "seq": candidate}
-                    )
-                except DuplicateKeyError:
-                    continue  # another replica took it: try the next one
-                self._last_claimed[key] = candidate
-                return candidate
+        group = self._sequences.get(key)
+        if group is None:
+            group = self._sequences[key] = GroupCommit(partial(self._claim_numbers, key))
+        return await group.submit(None)
+
+    async def _claim_numbers(self, key: str, requests: list[None]) -> list[int]:
+        """The next ``len(requests)`` free numbers, in order."""
+        last = self._last_claimed.get(key) or await self._highest_claim(key)
+        claimed: list[int] = []
+        while len(claimed) < len(requests):
+            wanted = range(last + 1, last + 1 + len(requests) - len(claimed))
+            ids = {n: f"{key}:{n:06d}" for n in wanted}
+            taken = await insert_new(
+                self.registrations, [{"_id": ids[n], "key": key, "seq": n} for n in wanted]
+            )
+            claimed += [n for n in wanted if ids[n] not in taken]
+            last = wanted[-1]
+        self._last_claimed[key] = last
+        return claimed
 
     async def _highest_claim(self, key: str) -> int:
         latest = await self.registrations.find_one({"key": key}, sort=[("seq", DESCENDING)])

@@ -16,15 +16,14 @@ is also the only claim that is atomic on every MongoDB-protocol server).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, AsyncMongoClient
-from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from veche_shared.events import AppealNotifiedV1, utc_now
+from veche_shared.group_commit import GroupCommit
 from veche_shared.mongo import Document, chunks, insert_new, record_once
 
 PENDING = "pending"
@@ -37,45 +36,6 @@ def delivery_id(key: str, step: str) -> str:
     return f"{key}|{step}"
 
 
-class GroupInserter:
-    """Insert documents as they arrive, many per command (group commit): while one insert is in
-    flight, the next documents gather for the following one. Each caller's documents are stored
-    when its call returns, so a send's result is written the moment it is known without one
-    store command per send."""
-
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
-        self._collection = collection
-        self._waiting: list[tuple[Mapping[str, Any], asyncio.Future[None]]] = []
-        self._writing = asyncio.Lock()
-
-    async def insert(self, documents: Sequence[Mapping[str, Any]]) -> None:
-        if not documents:
-            return
-        done = asyncio.get_running_loop().create_future()
-        self._waiting += [(d, done) for d in documents]
-        async with self._writing:
-            if not done.done():
-                await self._write_waiting()
-        await done
-
-    async def _write_waiting(self) -> None:
-        batch, self._waiting = self._waiting, []
-        futures = {id(f): f for _, f in batch}.values()
-        try:
-            for part in chunks(batch, READ_CHUNK):
-                await insert_new(self._collection, [d for d, _ in part])
-        except Exception as error:
-            for future in futures:
-                future.set_exception(error)
-        except BaseException:  # cancelled mid-write: nobody may wait for it for ever
-            for future in futures:
-                future.cancel()
-            raise
-        else:
-            for future in futures:
-                future.set_result(None)
-
-
 class NotifyStore:
     def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
         self.db: AsyncDatabase[Document] = client[database]
@@ -83,7 +43,8 @@ class NotifyStore:
         self.deliveries = self.db["deliveries"]
         self.outcomes = self.db["outcomes"]
         self.subscriptions = self.db["subscriptions"]
-        self._results = GroupInserter(self.deliveries)
+        # results that end while a write is in flight share the next insert (group commit)
+        self._results: GroupCommit[Document, None] = GroupCommit(self._insert_results)
 
     async def create_indexes(self) -> None:
         await self.notifications.create_index([("appeal_id", ASCENDING)])
@@ -135,9 +96,14 @@ class NotifyStore:
 
     async def finish(self, results: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         """Record final states (the first result recorded for a key stands)."""
-        await self._results.insert(
+        await self._results.submit_all(
             [{"_id": delivery_id(key, FINAL), **fields} for key, fields in results]
         )
+
+    async def _insert_results(self, documents: list[Document]) -> list[None]:
+        for part in chunks(documents, READ_CHUNK):
+            await insert_new(self.deliveries, part)
+        return [None] * len(documents)
 
     async def mark_dead_lettered(self, keys: Sequence[str]) -> None:
         at = utc_now()
