@@ -73,8 +73,8 @@ def say(console: Console, system: System, key: str) -> None:
     console.log(
         f"{phase.label}: {w.notified}/{w.registered} notified, "
         f"{w.notified_rate or 0:.1f}/s (classified {w.classified_rate or 0:.1f}/s), "
-        f"p50/p99 {w.latency_ms.p50 or 0:.0f}/{w.latency_ms.p99 or 0:.0f} ms, "
-        f"{phase.seconds:.0f} s"
+        f"p50/p99 {w.latency_ms.p50 or 0:.0f}/{w.latency_ms.p99 or 0:.0f} ms "
+        f"(classified p50 {w.classified_p50_ms or 0:.0f} ms), {phase.seconds:.0f} s"
     )
 
 

@@ -58,6 +58,7 @@ class WindowResult:
     censored: int  # not notified when the phase ended: their latency is a lower bound
     notified_rate: float | None
     classified_rate: float | None
+    classified_p50_ms: float | None  # registered → classified (ingest + classify)
     classified_duplicates: int  # appeals with more than one distinct classified event
     classified_redeliveries: int  # appeals whose classified event appeared more than once
     notified_duplicates: int
@@ -152,6 +153,11 @@ class Collector:
             for a in done
         ] + [(until - a.registered_at) * 1000 for a in open_]  # type: ignore[operator]
         classified_times = [a.classified_at for a in appeals if a.classified_at is not None]
+        to_classified = [
+            (a.classified_at - a.registered_at) * 1000
+            for a in appeals
+            if a.classified_at is not None and a.registered_at is not None
+        ]
         return WindowResult(
             registered=len(appeals),
             notified=len(done),
@@ -162,6 +168,7 @@ class Collector:
                 window.start,
             ),
             classified_rate=drain_rate(classified_times, window.start),
+            classified_p50_ms=Latency.of(to_classified).p50,
             classified_duplicates=sum(1 for a in appeals if len(a.classified_ids) > 1),
             classified_redeliveries=sum(1 for a in appeals if a.classified_records > 1),
             notified_duplicates=sum(1 for a in appeals if len(a.notified_ids) > 1),

@@ -26,10 +26,11 @@ from pymongo.asynchronous.database import AsyncDatabase
 from veche_shared.events import AppealClassifiedV1, utc_now
 from veche_shared.mongo import Document, chunks, insert_new, record_once
 
-from .domain.incidents import Candidate
+from .domain.incidents import Candidate, retained
 
-# the most recent members kept per topic and place: a busy place is still one small document
-MAX_PLACE_MEMBERS = 200
+# the members kept per topic and place (see domain.incidents.retained)
+MAX_PLACE_MEMBERS = 40
+MEMBERS_PER_INCIDENT = 5
 
 
 class ClassifyStore:
@@ -141,7 +142,9 @@ class ClassifyStore:
         for key, added in fresh.items():
             added_ids = {m.appeal_id for m in added}
             kept = [m for m in by_place.get(key, []) if m.appeal_id not in added_ids]
-            recent = sorted(kept + added, key=lambda m: m.at)[-MAX_PLACE_MEMBERS:]
+            recent = retained(
+                kept + added, per_incident=MEMBERS_PER_INCIDENT, limit=MAX_PLACE_MEMBERS
+            )
             document = {
                 "topic": added[0].topic,
                 "place_key": added[0].place_key,

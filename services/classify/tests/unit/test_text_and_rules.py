@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 
 import pytest
 from veche_classify.domain import locations, moderation
-from veche_classify.domain.incidents import Candidate, content_lemmas, match, place_key
+from veche_classify.domain.incidents import Candidate, content_lemmas, match, place_key, retained
 from veche_classify.domain.taxonomy import load_taxonomy
 from veche_classify.domain.text import clean, lemmas, normalise
 from veche_classify.domain.urgency import apply_rules
@@ -175,6 +175,20 @@ def test_near_misses_are_not_linked(near_miss):
 def test_outside_the_time_window_is_not_linked():
     late = dataclasses.replace(_candidate("a2", DUPLICATE), at=datetime(2026, 12, 1, tzinfo=UTC))
     assert match(late, [_candidate("a1", FIRST)], threshold=0.3, window=_hours(72)) is None
+
+
+def test_a_place_keeps_the_newest_few_of_each_incident_within_a_limit():
+    def member(name, incident, hour):
+        return dataclasses.replace(_candidate(name, FIRST, hour=hour), incident_id=incident)
+
+    storm = [member(f"s{h}", "storm", h) for h in range(10, 22)]  # one incident, twelve appeals
+    lamp = [member(f"l{h}", "lamp", h) for h in (1, 2)]  # an older incident at the same place
+
+    kept = retained(storm + lamp, per_incident=5, limit=7)
+    assert [m.appeal_id for m in kept] == ["l1", "l2", "s17", "s18", "s19", "s20", "s21"]
+
+    cut = retained(storm + lamp, per_incident=5, limit=6)
+    assert [m.appeal_id for m in cut] == ["l2", "s17", "s18", "s19", "s20", "s21"]
 
 
 def test_place_key_prefers_text_then_form_address():

@@ -147,5 +147,24 @@ def match(
     return best[1] if best else None
 
 
+def retained(members: Iterable[Candidate], *, per_incident: int, limit: int) -> list[Candidate]:
+    """The members a place keeps for linking later appeals, oldest first: the newest few of
+    each incident, at most ``limit`` in all.
+
+    A burst (a heating outage: hundreds of appeals about one house) is one incident; a new
+    appeal about it matches one of its latest members as well as any of the hundreds, and the
+    place stays a small document that is cheap to read and rewrite for every batch.
+    """
+    kept: list[Candidate] = []
+    per: dict[str, int] = {}
+    for member in sorted(members, key=lambda m: m.at, reverse=True):
+        if per.get(member.incident_id, 0) < per_incident:
+            per[member.incident_id] = per.get(member.incident_id, 0) + 1
+            kept.append(member)
+            if len(kept) == limit:
+                break
+    return kept[::-1]
+
+
 def _key_words(value: str) -> str:
     return " ".join(lemma(w) for w in words(normalise(value)) if len(w) > 1)
