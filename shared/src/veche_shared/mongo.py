@@ -14,6 +14,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from .group_commit import GroupCommit
 from .settings import ServiceSettings
 
 DUPLICATE_KEY = 11000
@@ -83,3 +84,29 @@ async def record_once(
         async for document in collection.find({"_id": {"$in": list(existing_ids)}}):
             stored[document["_id"]] = document
     return [stored.get(d["_id"], dict(d)) for d in documents]
+
+
+class GroupInsert:
+    """Inserts keyed by ``_id`` from concurrent callers share commands (group commit: see
+    ``veche_shared.group_commit``); each caller learns which of its documents were new. Of two
+    documents with one ``_id`` in flight together, the first to arrive is the one stored."""
+
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._collection = collection
+        self._group: GroupCommit[Mapping[str, Any], bool] = GroupCommit(self._flush)
+
+    async def insert(self, documents: Sequence[Mapping[str, Any]]) -> list[bool]:
+        return await self._group.submit_all(documents)
+
+    async def _flush(self, documents: list[Mapping[str, Any]]) -> list[bool]:
+        first: dict[Any, int] = {}
+        for index, document in enumerate(documents):
+            first.setdefault(document["_id"], index)
+        unique = [documents[index] for index in first.values()]
+        existing: set[Any] = set()
+        for part in chunks(unique, 500):
+            existing |= await insert_new(self._collection, part)
+        return [
+            first[d["_id"]] == index and d["_id"] not in existing
+            for index, d in enumerate(documents)
+        ]

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 from pymongo.errors import DuplicateKeyError
-from veche_shared.mongo import chunks, insert_new, record_once
+from veche_shared.mongo import GroupInsert, chunks, insert_new, record_once
 
 pytestmark = pytest.mark.integration
 
@@ -22,6 +22,24 @@ async def test_unordered_insert_reports_duplicates_and_inserts_the_rest(db):
     existing = await insert_new(db.docs, [{"_id": "a"}, {"_id": "c"}, {"_id": "b"}, {"_id": "d"}])
     assert existing == {"a", "b"}
     assert sorted([d["_id"] async for d in db.docs.find({})]) == ["a", "b", "c", "d"]
+
+
+async def test_group_insert_tells_each_caller_what_was_new_and_stores_the_first_of_an_id(db):
+    await db.docs.insert_one({"_id": "old", "by": "earlier"})
+    group = GroupInsert(db.docs)
+
+    results = await asyncio.gather(
+        *(group.insert([{"_id": f"n{i}", "by": i}]) for i in range(30)),
+        group.insert([{"_id": "old", "by": "late"}, {"_id": "twin", "by": "first"}]),
+        group.insert([{"_id": "twin", "by": "second"}]),
+    )
+
+    assert results[:30] == [[True]] * 30
+    assert results[30] == [False, True]  # already stored; the first of two twins
+    assert results[31] == [False]
+    stored = {d["_id"]: d["by"] async for d in db.docs.find({})}
+    assert stored["old"] == "earlier" and stored["twin"] == "first"
+    assert len(stored) == 32
 
 
 async def test_record_once_returns_the_first_recorded_version(db):

@@ -26,7 +26,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from veche_shared.events import AppealReceivedV1, utc_now
 from veche_shared.group_commit import GroupCommit
-from veche_shared.mongo import Document, chunks, insert_new
+from veche_shared.mongo import Document, GroupInsert, chunks, insert_new
 
 from .domain.timeline import STAGE_ORDER, Stage, current_status, timeline_entry
 
@@ -42,6 +42,11 @@ class IngestStore:
         self.answers = self.db["answers"]
         self.outbox = self.db["outbox"]
         self._sequences: dict[str, GroupCommit[None, int]] = {}
+        # concurrent registrations share their inserts (group commit): one command per
+        # collection for all the requests that arrived during the previous one
+        self._new_outbox = GroupInsert(self.outbox)
+        self._new_appeals = GroupInsert(self.appeals)
+        self._new_timeline = GroupInsert(self.timeline)
         self._last_claimed: dict[str, int] = {}
         # Updates of one appeal document are serialised within the process: FerretDB applies an
         # update as read-modify-write, so concurrent updates of one document could lose one
@@ -124,9 +129,9 @@ class IngestStore:
         """Store the appeal and its outbox entry; False if the appeal id is already stored."""
         appeal = event.appeal
         # the outbox entry first: an appeal is never stored without the relay knowing of it
-        await insert_new(self.outbox, [{"_id": str(event.appeal_id), "at": appeal.registered_at}])
-        try:
-            await self.appeals.insert_one(
+        await self._new_outbox.insert([{"_id": str(event.appeal_id), "at": appeal.registered_at}])
+        [stored] = await self._new_appeals.insert(
+            [
                 {
                     "_id": str(event.appeal_id),
                     "registration_number": appeal.registration_number,
@@ -142,10 +147,11 @@ class IngestStore:
                     "trace_headers": dict(trace_headers),
                     "private": dict(private or {}),
                 }
-            )
-        except DuplicateKeyError:
+            ]
+        )
+        if not stored:
             return False
-        await insert_new(self.timeline, [timeline_entry(event)])
+        await self._new_timeline.insert([timeline_entry(event)])
         return True
 
     async def appeal(self, appeal_id: str) -> Document | None:

@@ -23,8 +23,7 @@ from typing import Any
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from veche_shared.events import AppealNotifiedV1, utc_now
-from veche_shared.group_commit import GroupCommit
-from veche_shared.mongo import Document, chunks, insert_new, record_once
+from veche_shared.mongo import Document, GroupInsert, chunks, insert_new, record_once
 
 PENDING = "pending"
 SENDING = "sending"
@@ -44,7 +43,7 @@ class NotifyStore:
         self.outcomes = self.db["outcomes"]
         self.subscriptions = self.db["subscriptions"]
         # results that end while a write is in flight share the next insert (group commit)
-        self._results: GroupCommit[Document, None] = GroupCommit(self._insert_results)
+        self._results = GroupInsert(self.deliveries)
 
     async def create_indexes(self) -> None:
         await self.notifications.create_index([("appeal_id", ASCENDING)])
@@ -96,14 +95,9 @@ class NotifyStore:
 
     async def finish(self, results: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
         """Record final states (the first result recorded for a key stands)."""
-        await self._results.submit_all(
+        await self._results.insert(
             [{"_id": delivery_id(key, FINAL), **fields} for key, fields in results]
         )
-
-    async def _insert_results(self, documents: list[Document]) -> list[None]:
-        for part in chunks(documents, READ_CHUNK):
-            await insert_new(self.deliveries, part)
-        return [None] * len(documents)
 
     async def mark_dead_lettered(self, keys: Sequence[str]) -> None:
         at = utc_now()
