@@ -38,7 +38,8 @@ async def test_group_insert_tells_each_caller_what_was_new_and_stores_the_first_
     assert results[30] == [False, True]  # already stored; the first of two twins
     assert results[31] == [False]
     stored = {d["_id"]: d["by"] async for d in db.docs.find({})}
-    assert stored["old"] == "earlier" and stored["twin"] == "first"
+    assert stored["old"] == "earlier"
+    assert stored["twin"] == "first"
     assert len(stored) == 32
 
 
