@@ -28,13 +28,15 @@ from .domain.text import normalise
 from .domain.urgency import apply_rules
 from .settings import ClassifySettings
 from .training import (
+    HANDWRITTEN_WEIGHT,
     HOLDOUT_FILES,
-    TRAIN_FILE,
+    TRAIN_FILES,
     Example,
     evaluate,
     grouped_cv,
     metadata,
     read_jsonl,
+    read_training,
     train,
 )
 
@@ -49,6 +51,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     p_train = sub.add_parser("train", help="train the model, write the artefact, print metrics")
     p_train.add_argument("--train", type=Path, action="append", help="JSONL corpus (repeatable)")
     p_train.add_argument("--holdout", type=Path, action="append", help="held-out JSONL")
+    p_train.add_argument(
+        "--handwritten-weight",
+        type=int,
+        default=HANDWRITTEN_WEIGHT,
+        help="times each hand-written training text counts",
+    )
     p_train.add_argument("--out", type=Path, default=None, help="artefact path (.joblib)")
     p_train.add_argument(
         "--with-feedback", action="store_true", help="add operator corrections from the store"
@@ -126,9 +134,7 @@ def _serve(settings: ClassifySettings) -> None:
 
 
 def _train(settings: ClassifySettings, args: argparse.Namespace) -> None:
-    examples: list[Example] = []
-    for path in args.train or [TRAIN_FILE]:
-        examples += read_jsonl(path)
+    examples = read_training(args.train or list(TRAIN_FILES), args.handwritten_weight)
     feedback: list[Example] = []
     if args.with_feedback:
         feedback = asyncio.run(_load_feedback(settings))
@@ -154,7 +160,9 @@ def _train(settings: ClassifySettings, args: argparse.Namespace) -> None:
         print(f"features: {options}")
         for key, score in scores.items():
             what = "urgency accuracy" if key == "urgency" else "topic macro-F1"
-            print(f"{key}: template-grouped CV {what} on train {score:.4f}")
+            what = "topic accuracy" if key.endswith("accuracy") else what
+            rows = "its hand-written rows" if "hand-written" in key else "train"
+            print(f"{key}: template-grouped CV {what} on {rows} {score:.4f}")
         return
     with Progress(console=err, transient=False) as progress:
         model = train(examples + feedback, progress, options)

@@ -35,6 +35,12 @@ from .domain.urgency import apply_rules
 
 CORPUS = Path(__file__).resolve().parents[2] / "data" / "corpus"
 TRAIN_FILE = CORPUS / "train.jsonl"
+# appeals written by hand for training, one author per file (PROVENANCE.md)
+HANDWRITTEN_TRAIN_FILES = tuple(sorted(CORPUS.glob("train_handwritten_*.jsonl")))
+TRAIN_FILES = (TRAIN_FILE, *HANDWRITTEN_TRAIN_FILES)
+# each hand-written training text counts this many times next to the generated ones (chosen by
+# grouped CV on the hand-written training rows: ``veche-classify train --cv``)
+HANDWRITTEN_WEIGHT = 1
 HOLDOUT_FILES = (
     CORPUS / "holdout.jsonl",
     CORPUS / "novel.jsonl",
@@ -50,18 +56,31 @@ class Example:
     text: str
     topic: str
     urgency: str
-    group: str = ""  # the fact template it was generated from ("": a group of its own)
+    group: str = ""  # the fact template it was generated from, or the row id ("": its own)
+    handwritten: bool = False  # from a hand-written training file
 
 
 def read_jsonl(path: Path) -> list[Example]:
+    handwritten = path.name.startswith("train_handwritten_")
     rows = []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip():
             row = json.loads(line)
-            rows.append(
-                Example(row["text"], row["topic"], row["urgency"], row.get("template") or "")
-            )
+            group = row.get("template") or (f"row:{row['id']}" if handwritten else "")
+            rows.append(Example(row["text"], row["topic"], row["urgency"], group, handwritten))
     return rows
+
+
+def read_training(
+    paths: Sequence[Path], handwritten_weight: int = HANDWRITTEN_WEIGHT
+) -> list[Example]:
+    """The training rows; each hand-written one repeated ``handwritten_weight`` times (the
+    copies share its group, so no fold ever splits them)."""
+    examples: list[Example] = []
+    for path in paths:
+        rows = read_jsonl(path)
+        examples += [r for r in rows for _ in range(handwritten_weight if r.handwritten else 1)]
+    return examples
 
 
 def data_hash(examples: Iterable[Example]) -> str:
@@ -137,6 +156,11 @@ def grouped_cv(
             if progress and task is not None:
                 progress.update(task, advance=1)
         scores[f"C={c}"] = round(float(f1_score(topics, predicted.astype(str), average="macro")), 4)
+        handwritten = _first_copies(examples)
+        if handwritten:
+            truth, guess = topics[handwritten], predicted[handwritten].astype(str)
+            scores[f"C={c} hand-written accuracy"] = round(float(accuracy_score(truth, guess)), 4)
+            scores[f"C={c} hand-written"] = round(float(f1_score(truth, guess, average="macro")), 4)
     if urgency:
         levels = np.array([e.urgency for e in examples])
         predicted = np.empty(len(examples), dtype=object)
@@ -147,6 +171,17 @@ def grouped_cv(
                 progress.update(task, advance=1)
         scores["urgency"] = round(float(accuracy_score(levels, predicted.astype(str))), 4)
     return scores
+
+
+def _first_copies(examples: Sequence[Example]) -> list[int]:
+    """Indexes of the hand-written rows, each counted once however often it is repeated."""
+    seen: set[str] = set()
+    first = []
+    for index, example in enumerate(examples):
+        if example.handwritten and example.group not in seen:
+            seen.add(example.group)
+            first.append(index)
+    return first
 
 
 def evaluate(model: TriageModel, examples: Sequence[Example]) -> dict[str, Any]:
