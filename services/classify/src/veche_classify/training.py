@@ -40,7 +40,7 @@ HANDWRITTEN_TRAIN_FILES = tuple(sorted(CORPUS.glob("train_handwritten_*.jsonl"))
 TRAIN_FILES = (TRAIN_FILE, *HANDWRITTEN_TRAIN_FILES)
 # each hand-written training text counts this many times next to the generated ones (chosen by
 # grouped CV on the hand-written training rows: ``veche-classify train --cv``)
-HANDWRITTEN_WEIGHT = 1
+HANDWRITTEN_WEIGHT = 3
 HOLDOUT_FILES = (
     CORPUS / "holdout.jsonl",
     CORPUS / "novel.jsonl",

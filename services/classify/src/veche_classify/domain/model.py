@@ -70,7 +70,7 @@ class ModelOptions:
     soft_lexicon: bool = False  # navec similarity to the lexicon entries as well as exact hits
     dense_share: float = 0.4
     dense_c: float = 0.3
-    topic_c: float = 0.1
+    topic_c: float = 0.3
 
 
 def build_featuriser(
