@@ -22,9 +22,8 @@ DUPLICATE_KEY = 11000
 # holds two at once (its query, then its transaction): 50 update statements in flight on one
 # database can each hold one and wait forever for the second (measured: a bulk of 50 never
 # returns; 40 concurrent single updates from several consumers wedged the database). Keep a
-# command's statements, and a process's concurrent update commands per database, well below that.
+# command's update statements well below that (hot paths prefer unique inserts to updates).
 MAX_UPDATE_BATCH = 20  # two replicas bulk-updating one database stay below 50 statements
-MAX_CONCURRENT_UPDATES = 8
 
 Document = dict[str, Any]
 
