@@ -63,8 +63,9 @@ class IngestStore:
     # -- registration numbers ------------------------------------------------------------
 
     async def next_sequence(self, key: str) -> int:
-        """Claim the next number of a sequence: unique on any MongoDB-protocol server, without
-        gaps unless another replica took a number.
+        """Claim the next number of a sequence: unique on any MongoDB-protocol server; numbers
+        other replicas take are skipped, not reused (a claim insert that fails midway, or a
+        request that dies after claiming, leaves a gap).
 
         Each number is a document whose ``_id`` is the number itself, so the store's unique
         ``_id`` decides races (an atomic ``$inc`` is not available everywhere: FerretDB's
