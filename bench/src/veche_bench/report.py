@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .runner import PhaseResult, SystemResult
-from .settings import BenchSettings
+from .settings import SOAK_SHARE, BenchSettings
 from .stats import ratio, slope_per_minute, summary_line
 
 SECONDS_A_YEAR = 365 * 24 * 3600
@@ -416,7 +416,7 @@ def write_docs(results: Results, summary: str) -> None:
             f"HTTP rates {settings.http_rates}, topic rates {settings.topic_rates}, "
             f"{settings.rate_s:g} s per rate, backlog {settings.backlog} "
             f"(naive {settings.naive_backlog}), soak {settings.soak_s:g} s at "
-            f"{settings.soak_rate:g}/s.",
+            f"{settings.soak_rate:g}/s at most ({SOAK_SHARE:g} of saturation).",
             "",
             "```",
             summary,

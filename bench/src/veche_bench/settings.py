@@ -13,6 +13,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
+SOAK_SHARE = 0.35  # the memory soak's rate, as a share of the topic-path saturation
+
+
 class BenchSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="VECHE_BENCH_", extra="ignore")
 
