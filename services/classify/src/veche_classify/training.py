@@ -25,9 +25,9 @@ from .domain.model import (
     build_classifier,
     build_featuriser,
     fit,
-    fit_topic,
     grouped_folds,
     lexicon_width,
+    out_of_fold_proba,
     sparse_width,
 )
 from .domain.text import normalise
@@ -139,22 +139,23 @@ def grouped_cv(
     steps = (len(c_values) + urgency) * len(outer)
     task = progress.add_task("grouped CV", total=steps) if progress else None
     scores = {}
+
+    def advance() -> None:
+        if progress and task is not None:
+            progress.update(task, advance=1)
+
     for c in c_values:
-        predicted = np.empty(len(examples), dtype=object)
-        for train_idx, test_idx in outer:
-            ensemble = fit_topic(
-                features[train_idx],
-                dense[train_idx],
-                list(topics[train_idx]),
-                [groups[i] for i in train_idx],
-                dataclasses.replace(options, topic_c=c),
-                lexicon_columns=lexicon_width(featuriser),
-                calibrate=False,  # the temperature does not change the argmax
-            )
-            p = ensemble.predict_proba(features[test_idx], dense[test_idx])
-            predicted[test_idx] = ensemble.classes_[np.argmax(p, axis=1)]
-            if progress and task is not None:
-                progress.update(task, advance=1)
+        proba = out_of_fold_proba(
+            features,
+            dense,
+            topics,
+            groups,
+            outer,
+            dataclasses.replace(options, topic_c=c),
+            lexicon_width(featuriser),
+            on_fold=advance,
+        )
+        predicted = np.unique(topics)[np.argmax(proba, axis=1)]
         scores[f"C={c}"] = round(float(f1_score(topics, predicted.astype(str), average="macro")), 4)
         handwritten = _first_copies(examples)
         if handwritten:
@@ -167,8 +168,7 @@ def grouped_cv(
         for train_idx, test_idx in outer:
             clf = build_classifier(URGENCY_C).fit(features[train_idx], levels[train_idx])
             predicted[test_idx] = clf.predict(features[test_idx])
-            if progress and task is not None:
-                progress.update(task, advance=1)
+            advance()
         scores["urgency"] = round(float(accuracy_score(levels, predicted.astype(str))), 4)
     return scores
 

@@ -14,7 +14,7 @@ template-grouped cross-validation on the training side only (``veche-classify tr
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -365,17 +365,38 @@ def fit_topic(
     dense_model = build_classifier(options.dense_c).fit(dense, labels)
     ensemble = TopicEnsemble(svm, dense_model, options.dense_share)
     if calibrate:
-        out_of_fold = np.zeros((len(labels), len(svm.classes_)))
-        for train_idx, test_idx in folds:
-            part = fit_topic(
-                features[train_idx],
-                dense[train_idx],
-                list(labels[train_idx]),
-                [groups[i] for i in train_idx],
-                options,
-                lexicon_columns,
-                calibrate=False,
-            )
-            out_of_fold[test_idx] = part.predict_proba(features[test_idx], dense[test_idx])
+        out_of_fold = out_of_fold_proba(
+            features, dense, labels, groups, folds, options, lexicon_columns
+        )
         ensemble.temperature = fit_temperature(out_of_fold, list(labels), svm.classes_)
     return ensemble
+
+
+def out_of_fold_proba(
+    features: Any,
+    dense: Any,
+    labels: Any,
+    groups: Sequence[str],
+    folds: Sequence[Any],
+    options: ModelOptions,
+    lexicon_columns: int = 0,
+    on_fold: Callable[[], None] | None = None,
+) -> Any:
+    """Each text's topic probabilities (columns: the sorted topics) from an uncalibrated
+    ensemble fitted without its fold — for the temperature, and for cross-validation."""
+    labels = np.asarray(labels)
+    proba = np.zeros((len(labels), len(np.unique(labels))))
+    for train_idx, test_idx in folds:
+        part = fit_topic(
+            features[train_idx],
+            dense[train_idx],
+            list(labels[train_idx]),
+            [groups[i] for i in train_idx],
+            options,
+            lexicon_columns,
+            calibrate=False,  # the temperature does not change the argmax
+        )
+        proba[test_idx] = part.predict_proba(features[test_idx], dense[test_idx])
+        if on_fold is not None:
+            on_fold()
+    return proba
