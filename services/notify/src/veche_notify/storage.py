@@ -69,7 +69,7 @@ class NotifyStore:
         return {key: fold(document, steps.get(key, {})) for key, document in found.items()}
 
     async def for_appeal(self, appeal_id: str) -> list[Document]:
-        """Every notification of an appeal with its state (operators' view; not the hot path)."""
+        """Every notification of an appeal with its state (for diagnosis; not the hot path)."""
         found = self.notifications.find({"appeal_id": appeal_id}, {"_id": 1})
         keys = [d["_id"] async for d in found]
         return list((await self.load(keys)).values())
