@@ -1,6 +1,6 @@
 """Batch consumption with at-least-once delivery, per-appeal traces and dead letters.
 
-One :class:`BatchConsumer` per subscribed topic does what every stage needs, so a service
+One :class:`BatchConsumer` per subscription does what every stage needs, so a service
 only writes ``handle(items) -> publications``:
 
 1. decode each record on its own; a record that is not a valid event goes to ``<topic>.dlq``;
@@ -108,28 +108,44 @@ def is_retryable(error: BaseException) -> bool:
 
 
 class BatchConsumer(Generic[E]):
+    """One batch subscriber. Usually of one topic; a projection that folds several topics into
+    one store (ingest's timeline) subscribes to them together, so an appeal's events that arrive
+    close together share one batch and one write. Each topic keeps its own dead-letter topic."""
+
     def __init__(
         self,
         broker: KafkaBroker,
         settings: ServiceSettings,
         *,
-        topic: Topic,
+        topic: Topic | Sequence[Topic],
         handler: Handler[E],
         outputs: Sequence[Topic] = (),
+        batch_timeout_ms: int | None = None,
     ) -> None:
-        if topic.event is None:
-            raise ValueError(f"{topic.name} carries no event type")
+        self._topics: tuple[Topic, ...] = (topic,) if isinstance(topic, Topic) else tuple(topic)
+        if not self._topics:
+            raise ValueError("a consumer needs a topic")
+        for each in self._topics:
+            if each.event is None:
+                raise ValueError(f"{each.name} carries no event type")
         self._broker = broker
         self._settings = settings
-        self._topic = topic
-        self._event_type: type[E] = topic.event  # type: ignore[assignment]
+        self._batch_timeout_ms = batch_timeout_ms or settings.batch_timeout_ms
+        # by the qualified name a record carries
+        self._event_types: dict[str, type[E]] = {
+            settings.topic_name(t): t.event  # type: ignore[misc]
+            for t in self._topics
+        }
         self._handler = handler
         self._group = settings.service_name
-        self._dlq = broker.publisher(
-            settings.topic_name(topic.dlq),
-            title=f"{settings.topic_name(topic.dlq)}:publish",
-            description=topic.dlq.description,
-        )
+        self._dlqs: dict[str, DefaultPublisher] = {
+            settings.topic_name(t): broker.publisher(
+                settings.topic_name(t.dlq),
+                title=f"{settings.topic_name(t.dlq)}:publish",
+                description=t.dlq.description,
+            )
+            for t in self._topics
+        }
         self._publishers: dict[str, DefaultPublisher] = {
             out.name: broker.publisher(
                 settings.topic_name(out),
@@ -142,19 +158,20 @@ class BatchConsumer(Generic[E]):
 
     def subscribe(self) -> None:
         """Register the batch subscriber (called from ``create_app``, never at import)."""
-        name = self._settings.topic_name(self._topic)
+        names = [self._settings.topic_name(t) for t in self._topics]
 
         @self._broker.subscriber(
-            name,
+            *names,
             group_id=self._group,
             batch=True,
             max_records=self._settings.batch_max_records,
-            batch_timeout_ms=self._settings.batch_timeout_ms,
+            batch_timeout_ms=self._batch_timeout_ms,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=raw_decoder,
-            title=f"{name}:{self._group}",
-            description=f"{self._topic.description}; consumed by {self._group}",
+            title=f"{'+'.join(names)}:{self._group}",
+            description="; ".join(t.description for t in self._topics)
+            + f"; consumed by {self._group}",
         )
         async def consume(message: KafkaMessage) -> None:
             records = message.raw_message
@@ -190,8 +207,8 @@ class BatchConsumer(Generic[E]):
             },
         )
         try:
-            event = self._event_type.from_bytes(record.value or b"")
-        except (ValueError, ValidationError, UnicodeDecodeError) as error:
+            event = self._event_type(record.topic).from_bytes(record.value or b"")
+        except (ValueError, ValidationError, UnicodeDecodeError, LookupError) as error:
             with trace.use_span(span, end_on_exit=True):
                 span.set_status(Status(StatusCode.ERROR, type(error).__name__))
                 await self._dead_letter(record, error, attempts=1, outcome=outcome)
@@ -199,6 +216,12 @@ class BatchConsumer(Generic[E]):
         span.set_attribute("veche.appeal_id", str(event.appeal_id))
         span.set_attribute("veche.event_id", str(event.event_id))
         return Item(record=record, event=event, span=span)
+
+    def _event_type(self, topic_name: str) -> type[E]:
+        try:
+            return self._event_types[topic_name]
+        except KeyError:
+            raise LookupError(f"no event type for topic {topic_name}") from None
 
     async def _run(self, items: list[Item[E]], outcome: BatchOutcome) -> None:
         try:
@@ -274,7 +297,8 @@ class BatchConsumer(Generic[E]):
                 "error_class": type(error).__name__,
             },
         )
-        await self._dlq.publish(
+        dlq = self._dlqs.get(record.topic) or next(iter(self._dlqs.values()))
+        await dlq.publish(
             record.value or b"",
             key=record.key,
             headers=dead_letter_headers(record, error, attempts=attempts, group=self._group),

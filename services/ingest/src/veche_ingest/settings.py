@@ -26,6 +26,12 @@ class IngestSettings(ServiceSettings):
     outbox_interval_s: float = Field(
         default=5.0, gt=0, description="how often the outbox relay looks for unconfirmed appeals"
     )
+    timeline_batch_timeout_ms: int = Field(
+        default=1000,
+        ge=1,
+        description="how long the timeline gathers downstream events into one batch (one status "
+        "write per appeal for the events that arrive together)",
+    )
     open311_dev_key: SecretStr | None = Field(
         default=None,
         description="an API key registered at start for local use (`make up` sets it)",

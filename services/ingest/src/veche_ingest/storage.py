@@ -28,7 +28,14 @@ from veche_shared.events import AppealReceivedV1, utc_now
 from veche_shared.group_commit import GroupCommit
 from veche_shared.mongo import Document, GroupInsert, chunks, insert_new
 
-from .domain.timeline import STAGE_ORDER, Stage, current_status, timeline_entry
+from .domain.timeline import (
+    STAGE_ORDER,
+    Stage,
+    StatusChange,
+    current_status,
+    status_changes,
+    timeline_entry,
+)
 
 
 class IngestStore:
@@ -192,10 +199,11 @@ class IngestStore:
     # -- timeline and status -------------------------------------------------------------
 
     async def add_timeline(self, entries: Sequence[dict[str, Any]]) -> int:
-        """Insert entries keyed by event id; fold them into the appeals' status summaries."""
+        """Insert entries keyed by event id; fold them into the appeals' status summaries (one
+        update per appeal, whatever number of its entries the batch holds)."""
         duplicates = await insert_new(self.timeline, entries)
         fresh = [e for e in entries if e["_id"] not in duplicates]
-        updates = [_status_update(entry) for entry in fresh]
+        updates = [_status_update(change) for change in status_changes(fresh)]
         for batch in chunks(updates):  # small batches: FerretDB holds a connection per statement
             async with self._summary_lock:
                 await self.appeals.bulk_write(list(batch), ordered=False)
@@ -269,23 +277,13 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _status_update(entry: dict[str, Any]) -> UpdateOne:
-    summary = entry["summary"]
-    fields: dict[str, Any] = {}
-    if entry["stage"] == Stage.CLASSIFIED:
-        fields = {"topic": summary["topic"], "urgency": summary["urgency"]}
-    elif entry["stage"] == Stage.ROUTED:
-        fields = {
-            "territory": summary.get("territory_code"),
-            "executor": summary["executor"],
-            "answer_by": summary["answer_by"],
-        }
+def _status_update(change: StatusChange) -> UpdateOne:
     update: dict[str, Any] = {
-        "$max": {"stage_rank": STAGE_ORDER[Stage(entry["stage"])], "updated_at": entry["at"]}
+        "$max": {"stage_rank": change.stage_rank, "updated_at": change.updated_at}
     }
-    if fields:
-        update["$set"] = fields
-    return UpdateOne({"_id": entry["appeal_id"]}, update)
+    if change.fields:
+        update["$set"] = change.fields
+    return UpdateOne({"_id": change.appeal_id}, update)
 
 
 def _summary_fields(appeal: Document) -> dict[str, Any]:

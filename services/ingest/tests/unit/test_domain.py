@@ -5,7 +5,13 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 from veche_ingest.domain.intake import AppealSubmission, register, registration_number
-from veche_ingest.domain.timeline import Stage, current_status, timeline_entry
+from veche_ingest.domain.timeline import (
+    STAGE_ORDER,
+    Stage,
+    current_status,
+    status_changes,
+    timeline_entry,
+)
 from veche_shared.testing.events import classified, received
 
 
@@ -61,3 +67,43 @@ def test_timeline_entries_carry_no_personal_data():
         assert "Иван" not in entry
         assert "citizen@example.org" not in entry
         assert "яма" not in entry
+
+
+def _entry(appeal_id: str, stage: str, minute: int, **summary: object) -> dict[str, object]:
+    return {
+        "_id": f"{appeal_id}-{stage}-{minute}",
+        "appeal_id": appeal_id,
+        "stage": stage,
+        "at": datetime(2026, 11, 23, 9, minute, tzinfo=UTC),
+        "summary": summary,
+    }
+
+
+def test_status_changes_are_one_per_appeal_with_the_furthest_stage_and_latest_fields():
+    routed = {"executor": "Администрация", "answer_by": "2026-12-23", "territory_code": "70701"}
+    entries = [
+        _entry("a", "notified", 3),  # out of order: notified read before routed
+        _entry("a", "classified", 1, topic="roads", urgency="low"),
+        _entry("a", "routed", 2, **routed),
+        _entry("b", "classified", 1, topic="waste", urgency="high"),
+        _entry("b", "classified", 4, topic="housing", urgency="medium"),  # reclassified later
+    ]
+
+    changes = {c.appeal_id: c for c in status_changes(entries)}
+
+    assert set(changes) == {"a", "b"}
+    assert changes["a"].stage_rank == STAGE_ORDER[Stage.NOTIFIED]
+    assert changes["a"].updated_at == datetime(2026, 11, 23, 9, 3, tzinfo=UTC)
+    assert changes["a"].fields == {
+        "topic": "roads",
+        "urgency": "low",
+        "territory": "70701",
+        "executor": "Администрация",
+        "answer_by": "2026-12-23",
+    }
+    assert changes["b"].stage_rank == STAGE_ORDER[Stage.CLASSIFIED]
+    assert changes["b"].fields == {"topic": "housing", "urgency": "medium"}
+
+
+def test_no_entries_no_status_changes():
+    assert status_changes([]) == []

@@ -6,6 +6,9 @@ the status is derived from the entries, so it cannot disagree with them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -109,3 +112,44 @@ def current_status(stages: list[str]) -> Stage:
     if not known:
         return Stage.RECEIVED
     return max(known, key=STAGE_ORDER.__getitem__)
+
+
+@dataclass(slots=True)
+class StatusChange:
+    """What an appeal's status summary (for lists and Open311) takes from its new entries."""
+
+    appeal_id: str
+    stage_rank: int
+    updated_at: datetime
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+def status_changes(entries: Iterable[dict[str, Any]]) -> list[StatusChange]:
+    """One change per appeal for a batch of timeline entries: the furthest stage, the latest
+    time, and each stage's fields from its latest entry — a store update is the dear part, so
+    an appeal's events that arrive together are written once."""
+    changes: dict[str, StatusChange] = {}
+    for entry in sorted(entries, key=lambda e: e["at"]):  # a later entry's fields win
+        appeal_id = entry["appeal_id"]
+        rank = STAGE_ORDER[Stage(entry["stage"])]
+        change = changes.get(appeal_id)
+        if change is None:
+            change = changes[appeal_id] = StatusChange(appeal_id, rank, entry["at"])
+        change.stage_rank = max(change.stage_rank, rank)
+        change.updated_at = max(change.updated_at, entry["at"])
+        for name, value in _status_fields(entry).items():
+            change.fields[name] = value
+    return list(changes.values())
+
+
+def _status_fields(entry: dict[str, Any]) -> dict[str, Any]:
+    summary = entry["summary"]
+    if entry["stage"] == Stage.CLASSIFIED:
+        return {"topic": summary["topic"], "urgency": summary["urgency"]}
+    if entry["stage"] == Stage.ROUTED:
+        return {
+            "territory": summary.get("territory_code"),
+            "executor": summary["executor"],
+            "answer_by": summary["answer_by"],
+        }
+    return {}
