@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 tracer = trace.get_tracer("veche.pipeline")
 
 E = TypeVar("E", bound=Event)
+GATHER_BYTES = 1024 * 1024  # a gathering consumer's fetch returns early once this much is there
 Record: TypeAlias = ConsumerRecord[Any, Any]
 
 
@@ -120,7 +121,7 @@ class BatchConsumer(Generic[E]):
         topic: Topic | Sequence[Topic],
         handler: Handler[E],
         outputs: Sequence[Topic] = (),
-        batch_timeout_ms: int | None = None,
+        gather_ms: int | None = None,
     ) -> None:
         self._topics: tuple[Topic, ...] = (topic,) if isinstance(topic, Topic) else tuple(topic)
         if not self._topics:
@@ -130,7 +131,7 @@ class BatchConsumer(Generic[E]):
                 raise ValueError(f"{each.name} carries no event type")
         self._broker = broker
         self._settings = settings
-        self._batch_timeout_ms = batch_timeout_ms or settings.batch_timeout_ms
+        self._gather_ms = gather_ms
         # by the qualified name a record carries
         self._event_types: dict[str, type[E]] = {
             settings.topic_name(t): t.event  # type: ignore[misc]
@@ -159,13 +160,19 @@ class BatchConsumer(Generic[E]):
     def subscribe(self) -> None:
         """Register the batch subscriber (called from ``create_app``, never at import)."""
         names = [self._settings.topic_name(t) for t in self._topics]
+        # A poll returns whatever the last fetch brought, however little; a consumer that
+        # should gather asks the broker to hold each fetch until this much time has passed (or
+        # a batch's worth of bytes is there). Otherwise Kafka's defaults: answer at once.
+        wait_ms, min_bytes = (self._gather_ms, GATHER_BYTES) if self._gather_ms else (500, 1)
 
         @self._broker.subscriber(
             *names,
             group_id=self._group,
             batch=True,
             max_records=self._settings.batch_max_records,
-            batch_timeout_ms=self._batch_timeout_ms,
+            batch_timeout_ms=self._settings.batch_timeout_ms,
+            fetch_max_wait_ms=wait_ms,
+            fetch_min_bytes=min_bytes,
             auto_offset_reset="earliest",
             ack_policy=AckPolicy.NACK_ON_ERROR,
             decoder=raw_decoder,

@@ -1,5 +1,7 @@
 """BatchConsumer on the real broker: poison to the DLQ with headers, the partition continues."""
 
+import asyncio
+
 import pytest
 from faststream.kafka import KafkaBroker
 from veche_shared.events import AppealClassifiedV1, Classification, Urgency
@@ -9,6 +11,7 @@ from veche_shared.settings import ServiceSettings
 from veche_shared.testing.events import received
 from veche_shared.testing.kafka_tools import TopicReader, produce
 from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_RECEIVED
+from veche_shared.topics_cli import ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -57,3 +60,60 @@ async def test_poison_record_goes_to_the_dlq_and_the_next_valid_one_is_processed
     assert headers[DLQ_ORIGINAL_TOPIC] == source
     assert headers[DLQ_ORIGINAL_OFFSET] == "0"
     assert AppealClassifiedV1.from_bytes(published[0].value).appeal_id == valid.appeal_id
+
+
+async def test_a_gathering_consumer_of_several_topics_gets_them_together_and_dead_letters_per_topic(
+    infra, topics
+):
+    """ingest's timeline: an appeal's events on several topics, written a moment apart, reach
+    the handler together; poison goes to the DLQ of the topic it came from."""
+    namespace = f"{topics}g"  # topics of its own: the other test leaves records behind
+    await ensure_topics(infra.kafka_bootstrap, namespace)
+    settings = Settings(namespace=namespace, kafka_bootstrap=infra.kafka_bootstrap)
+    broker = KafkaBroker(infra.kafka_bootstrap)
+    batches: list[list[str]] = []
+    done = asyncio.Event()
+
+    async def handler(items):
+        batches.append([type(i.event).__name__ for i in items])
+        if sum(len(b) for b in batches) >= 6:
+            done.set()
+        return ()
+
+    BatchConsumer(
+        broker,
+        settings,
+        topic=(APPEALS_RECEIVED, APPEALS_CLASSIFIED),
+        handler=handler,
+        gather_ms=1500,
+    ).subscribe()
+    received_topic = settings.topic_name(APPEALS_RECEIVED)
+    classified_topic = settings.topic_name(APPEALS_CLASSIFIED)
+    appeals = [received() for _ in range(3)]
+    async with broker:
+        await broker.start()
+        await asyncio.sleep(1.0)  # joined the group; the first fetch is under way
+        for appeal in appeals:  # six events over ~0.3 s, one at a time
+            await produce(infra.kafka_bootstrap, received_topic, [appeal.to_bytes()])
+            await asyncio.sleep(0.05)
+            await produce(infra.kafka_bootstrap, classified_topic, [classified_from(appeal)])
+            await asyncio.sleep(0.05)
+        await produce(infra.kafka_bootstrap, classified_topic, [b"{not json"])
+        async with TopicReader(infra.kafka_bootstrap, f"{classified_topic}.dlq") as dlq:
+            dead = await dlq.wait_count(1)
+        await asyncio.wait_for(done.wait(), 20)
+    assert sorted(name for batch in batches for name in batch) == (
+        ["AppealClassifiedV1"] * 3 + ["AppealReceivedV1"] * 3
+    )
+    assert len(batches) <= 3, batches  # not one batch per event
+    assert dict(dead[0].headers)[DLQ_ORIGINAL_TOPIC].decode() == classified_topic
+
+
+def classified_from(appeal) -> bytes:
+    return AppealClassifiedV1(
+        appeal_id=appeal.appeal_id,
+        appeal=appeal.appeal,
+        classification=Classification(
+            topic="roads", confidence=1, urgency=Urgency.LOW, classifier="t"
+        ),
+    ).to_bytes()

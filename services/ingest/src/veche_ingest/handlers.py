@@ -32,7 +32,7 @@ def register_handlers(
         settings,
         topic=(APPEALS_CLASSIFIED, APPEALS_ROUTED, APPEALS_NOTIFIED),
         handler=record_timeline,
-        batch_timeout_ms=settings.timeline_batch_timeout_ms,
+        gather_ms=settings.timeline_gather_ms,
     )
     consumer.subscribe()
     return [consumer]

@@ -26,7 +26,7 @@ class IngestSettings(ServiceSettings):
     outbox_interval_s: float = Field(
         default=5.0, gt=0, description="how often the outbox relay looks for unconfirmed appeals"
     )
-    timeline_batch_timeout_ms: int = Field(
+    timeline_gather_ms: int = Field(
         default=1000,
         ge=1,
         description="how long the timeline gathers downstream events into one batch (one status "
