@@ -22,8 +22,12 @@ class NotifySettings(ServiceSettings):
     smtp_starttls: bool = Field(
         default=False, description="upgrade the SMTP connection with STARTTLS"
     )
+    # A letter is four round trips (MAIL, RCPT, DATA, the text) on one session, so letters per
+    # second are at most sessions / (4 x round trip): 8 sessions capped a burst at ~200 letters/s
+    # on a busy machine (notify waited on the relay, not on CPU). Relays commonly allow 50
+    # concurrent sessions per client (Postfix's default).
     smtp_connections: int = Field(
-        default=8, ge=1, le=100, description="SMTP sessions kept open and reused for letters"
+        default=32, ge=1, le=100, description="SMTP sessions kept open and reused for letters"
     )
     smtp_idle_s: float = Field(
         default=30.0, gt=0, description="an SMTP session idle this long is closed, not reused"
