@@ -120,10 +120,20 @@ class Deliverer:
         }
         known |= await self._skip_undeliverable(pending)
         deliverable = [d for d in pending if self._skip_reason(d) is None]
-        for part in chunks(deliverable, self._settings.send_chunk):
-            token = uuid.uuid4().hex
-            claimed = await self._store.claim(part, token, utc_now())
-            known |= await self._send_all(claimed, senders, secrets, contexts)
+        # Chunks go concurrently: one after the other, a batch of 50 appeals (~170 letters) took
+        # five claim-and-send rounds in a row (spans: 1.2 s per batch at 50 appeals/s), while
+        # the SMTP session pool, not the chunk, is what bounds the letters in flight.
+        outcomes = await asyncio.gather(
+            *(
+                self._claim_and_send(part, senders, secrets, contexts)
+                for part in chunks(deliverable, self._settings.send_chunk)
+            ),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:  # a failed chunk surfaces once every other one has ended
+            if isinstance(outcome, BaseException):
+                raise outcome
+            known |= outcome
         resend = [d for d in interrupted if self._resend_interrupted(d)]
         unknown = [d for d in interrupted if not self._resend_interrupted(d)]
         known |= await self._finish(
@@ -132,6 +142,16 @@ class Deliverer:
         for part in chunks(resend, self._settings.send_chunk):
             known |= await self._send_all(part, senders, secrets, contexts)
         return known
+
+    async def _claim_and_send(
+        self,
+        part: Sequence[Document],
+        senders: Mapping[str, Sender],
+        secrets: Mapping[str, str],
+        contexts: Mapping[str, Context],
+    ) -> dict[str, Document]:
+        claimed = await self._store.claim(part, uuid.uuid4().hex, utc_now())
+        return await self._send_all(claimed, senders, secrets, contexts)
 
     async def _finish(
         self, results: Sequence[tuple[Document, Mapping[str, Any]]]
