@@ -437,7 +437,7 @@ def write_docs(results: Results, summary: str) -> None:
             "`appeals.received.v1` `appeal.registered_at` (ingest, at registration), read from "
             "the topics by a plain consumer — no polling. Load comes from a separate generator "
             "process, open-loop (the n-th appeal is due at n/rate whatever the server does): "
-            "over HTTP (`POST /appeals`, httpx, 64 connections) and, separately, straight into "
+            "over HTTP (`POST /appeals`, aiohttp, 64 connections) and, separately, straight into "
             "`appeals.received.v1`, which separates the HTTP cost from the pipeline cost. "
             "Saturation is a backlog (sized from a warm-up to take ~30 s) drained by the "
             "pipeline: appeals notified per second from the first appeal written to the last "
