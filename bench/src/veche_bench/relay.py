@@ -78,10 +78,9 @@ async def relay(args: argparse.Namespace, stage: Stage, stop: asyncio.Event) -> 
             for part in chunks(changes):
                 await collection.bulk_write(list(part), ordered=False)
             if stage.updates_per_record:
-                updates = [
-                    UpdateOne(*summary_update(k, r.topic))
-                    for k, r in zip(keys, records, strict=True)
-                ]
+                # one summary update per appeal in the batch, as ingest's timeline merges them
+                latest = {k: r.topic for k, r in zip(keys, records, strict=True)}
+                updates = [UpdateOne(*summary_update(k, topic)) for k, topic in latest.items()]
                 for part in chunks(updates):
                     await summaries.bulk_write(list(part), ordered=False)
             if output:

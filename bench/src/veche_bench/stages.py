@@ -4,8 +4,8 @@ Four consumers, like the four services: three hops received -> classified -> rou
 each storing ``inserts`` documents per appeal and changing ``updates`` of them (the numbers
 measured on Veche's own databases after its run: classify rewrites an incident place per appeal,
 notify moves each notification to ``sending`` and then to its final state), and a timeline
-consumer on the three outputs that stores one entry and updates one status summary per event,
-as ingest does. Records are forwarded unchanged (same size); the
+consumer on the three outputs that stores one entry per event and updates one status summary per
+appeal in each batch, as ingest does. Records are forwarded unchanged (same size); the
 last hop emits a minimal ``appeals.notified.v1`` body with its own ``occurred_at``.
 """
 
