@@ -75,6 +75,7 @@ def create_app(settings: RouteSettings | None = None) -> ServiceApp:
         interval=settings.watch_interval_s,
         republish_after=timedelta(seconds=settings.notice_republish_s),
         extension_max_days=router.terms.extension_max_days,
+        batch=settings.watch_batch,
     )
     register_handlers(runtime.broker, settings, store, router, rules)
     register_answer_handler(runtime.broker, settings, store)

@@ -42,6 +42,9 @@ class RouteSettings(ServiceSettings):
     watch_interval_s: float = Field(
         default=60, gt=0, description="how often the SLA watcher looks for due and overdue terms"
     )
+    watch_batch: int = Field(
+        default=200, ge=1, le=1000, description="terms the SLA watcher looks at per tick, at most"
+    )
     notice_republish_s: float = Field(
         default=30,
         gt=0,

@@ -25,7 +25,7 @@ from veche_shared.events import (
     utc_now,
 )
 
-from .domain.deadlines import extended_due, notice_key, notice_kind
+from .domain.deadlines import extended_due, next_look, notice_key, notice_kind
 from .storage import RouteStore
 
 log = logging.getLogger(__name__)
@@ -59,28 +59,43 @@ class DeadlineWatcher:
     batch: int = 200
 
     async def tick(self, now: datetime | None = None) -> WatchOutcome:
+        """Look at the terms whose look is due (the watch queue, read by ``_id``): record and
+        publish the notices they call for, queue each term's next look, drop the looks done.
+        The done looks go last, so a crash repeats a look (the notice keys make that harmless)
+        rather than losing one; two replicas taking the same look publish its notice once."""
         now = now or utc_now()
         with tracer.start_as_current_span("route deadline watch") as span:
-            candidates = await self.store.watch_candidates(now + self.horizon, self.batch)
+            looks = await self.store.due_looks(now, self.batch)
+            assignments = await self.store.assignments_by_id(
+                [look["assignment_id"] for look in looks]
+            )
+            answered = await self.store.answered({look["appeal_id"] for look in looks})
             due: list[tuple[dict[str, Any], DeadlineKind, str]] = []
             finished: list[str] = []
-            for doc in candidates:
+            later: list[tuple[dict[str, Any], datetime]] = []
+            for look in looks:
+                doc = assignments.get(look["assignment_id"])
+                if doc is None or doc["appeal_id"] in answered or doc["due_at"] != look["due_at"]:
+                    continue  # answered, or the term was extended: this look is stale
                 kind = notice_kind(doc["start"], doc["due_at"], now, self.horizon)
+                if (when := next_look(kind, doc["start"], doc["due_at"], self.horizon)) is not None:
+                    later.append((doc, when))
                 if kind is None:
                     continue
                 if kind is DeadlineKind.OVERDUE:
                     finished.append(doc["_id"])
                 due.append((doc, kind, notice_key(doc["_id"], "answer", kind, doc["due_at"])))
-            # A due-soon term stays a candidate until it is overdue: skip notices already made.
             known = {d["_id"] for d in await self.store.notices_by_key([k for *_, k in due])}
             notices: list[tuple[str, AppealDeadlineV1]] = []
             for doc, kind, key in due:
                 if key not in known and (event := await self._event(doc, kind, doc["due_at"])):
                     notices.append((key, event))
             emitted = await self._record_and_publish(notices)
+            await self.store.add_looks(later)
             await self.store.finish_watch(finished)
+            await self.store.drop_looks([look["_id"] for look in looks])
             republished = await self.republish(now)
-            span.set_attribute("veche.deadline.candidates", len(candidates))
+            span.set_attribute("veche.deadline.looks", len(looks))
             span.set_attribute("veche.deadline.emitted", emitted)
             return WatchOutcome(emitted, republished)
 
@@ -103,7 +118,7 @@ class DeadlineWatcher:
         )
         if not claimed:
             raise AlreadyExtendedError(assignment_id)
-        await self.store.extend_assignment(assignment_id, new_due)
+        await self.store.extend_assignment(doc, new_due)
         event = await self._event(doc, DeadlineKind.EXTENDED, new_due)
         if event is not None:
             key = notice_key(assignment_id, "answer", DeadlineKind.EXTENDED, new_due)

@@ -397,3 +397,46 @@ async def test_a_notice_recorded_but_not_published_is_published_once_later(infra
         resent = mine(await out.settle(quiet=1.5))
     assert len(resent) == 1
     assert (await notices.find_one({"_id": {"$regex": f"^{lost.assignment_id}"}}))["published"]
+
+
+async def test_more_due_terms_than_a_tick_takes_all_get_their_notice(infra, topics, mongo):
+    """The watcher reads only due looks, earliest first, and moves each on: twelve due-soon
+    terms with three per tick all get their notice (a query of due terms kept returning the
+    same first ones), and each term's next look waits at its end."""
+    settings = settings_for(infra, topics, watch_interval_s=0.2, due_soon_hours=1.0, watch_batch=3)
+    now = utc_now()
+    appeals = [
+        classified(  # critical: a 2-hour term, registered 90 min ago: due soon
+            topic="emergencies",
+            urgency=Urgency.CRITICAL,
+            text=f"В Алексине пожар в доме {n}",
+            registered_at=now - timedelta(minutes=90),
+        )
+        for n in range(6)
+    ]
+    ids = {a.appeal_id for a in appeals}
+    bootstrap = infra.kafka_bootstrap
+    async with (
+        TopicReader(bootstrap, settings.topic_name(APPEALS_ROUTED)) as routed_out,
+        TopicReader(bootstrap, settings.topic_name(APPEALS_DEADLINE)) as deadline_out,
+        serving(create_app(settings)),
+    ):
+        await produce(
+            bootstrap, settings.topic_name(APPEALS_CLASSIFIED), [a.to_bytes() for a in appeals]
+        )
+        routed = await wait_routed(routed_out, *appeals)
+        terms = {a.assignment_id for r in routed for a in r.assignments}
+
+        def ours(records):
+            events = [AppealDeadlineV1.from_bytes(r.value) for r in records]
+            return [e for e in events if e.appeal_id in ids]
+
+        await deadline_out.wait_for(lambda rs: len(ours(rs)) >= len(terms), timeout=60)
+        events = ours(await deadline_out.settle(quiet=1.5))
+    assert len(terms) == 12  # each appeal: МЧС and the town's ЕДДС
+    assert sorted(e.assignment_id for e in events) == sorted(terms)  # each once
+    assert {e.kind for e in events} == {DeadlineKind.DUE_SOON}
+    looks = [doc async for doc in mongo[settings.database]["deadline_watch"].find()]
+    mine = [look for look in looks if look["assignment_id"] in terms]
+    assert len(mine) == 12  # one next look per term: at its end, for the overdue notice
+    assert all(look["_id"].startswith(look["due_at"].strftime("%Y-%m-%dT%H:%M")) for look in mine)

@@ -1,7 +1,16 @@
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from veche_route.domain.deadlines import due_soon_at, extended_due, notice_key, notice_kind
+from veche_route.domain.deadlines import (
+    due_keys_until,
+    due_soon_at,
+    extended_due,
+    first_look,
+    next_look,
+    notice_key,
+    notice_kind,
+    watch_key,
+)
 from veche_shared.events import DeadlineKind
 
 START = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -42,3 +51,27 @@ def test_extension_is_up_to_30_calendar_days_ending_on_a_working_day():
     assert extended_due(due, 30, 30).date() == date(2026, 1, 12)  # 8 January is a holiday
     with pytest.raises(ValueError, match=r"1\.\.30 days"):
         extended_due(due, 31, 30)
+
+
+def test_watch_keys_sort_as_their_times_and_the_due_range_holds_exactly_the_due_ones():
+    moscow = timezone(timedelta(hours=3))
+    times = [
+        START + timedelta(microseconds=1),
+        START + timedelta(hours=1),
+        (START + timedelta(days=2)).astimezone(moscow),  # any time zone: keys are UTC
+        START + timedelta(days=400),
+    ]
+    keys = [watch_key(t, "appeal:body-z") for t in times]
+    assert sorted(keys) == keys
+    assert watch_key(START, "a") < watch_key(START, "b") < due_keys_until(START)
+    assert watch_key(START + timedelta(microseconds=1), "a") > due_keys_until(START)
+
+
+def test_a_term_is_looked_at_halfway_then_when_due_soon_then_at_its_end():
+    assert first_look(START, DUE) == START + timedelta(days=15)
+    assert next_look(None, START, DUE, HORIZON) == DUE - HORIZON
+    assert next_look(DeadlineKind.DUE_SOON, START, DUE, HORIZON) == DUE
+    assert next_look(DeadlineKind.OVERDUE, START, DUE, HORIZON) is None
+    # the first look never comes after the due-soon moment, whatever the horizon
+    for horizon in (timedelta(hours=1), HORIZON, timedelta(days=40)):
+        assert first_look(START, DUE) <= due_soon_at(START, DUE, horizon)

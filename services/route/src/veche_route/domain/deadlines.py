@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from veche_shared.events import DeadlineKind
@@ -39,3 +39,32 @@ def extended_due(due_at: datetime, days: int, max_days: int, tz: ZoneInfo = MOSC
     if not 1 <= days <= max_days:
         raise ValueError(f"an extension is 1..{max_days} days")
     return term_end(due_at, days, tz)
+
+
+def first_look(start: datetime, due_at: datetime) -> datetime:
+    """When the watcher first looks at a term: halfway, the earliest a due-soon notice can be
+    due whatever the horizon (:func:`due_soon_at`); the watcher moves the look on from there."""
+    return start + (due_at - start) / 2
+
+
+def next_look(
+    kind: DeadlineKind | None, start: datetime, due_at: datetime, horizon: timedelta
+) -> datetime | None:
+    """The next look after this one: at the due-soon moment while none is due yet, at the end
+    after a due-soon notice, none after the overdue one."""
+    if kind is None:
+        return due_soon_at(start, due_at, horizon)
+    if kind is DeadlineKind.DUE_SOON:
+        return due_at
+    return None
+
+
+def watch_key(when: datetime, assignment_id: str) -> str:
+    """The watch queue's ``_id``: the look's UTC time, fixed width, so the keys sort as the
+    times do and the due looks are one ``_id`` range (an index range on any MongoDB server)."""
+    return f"{when.astimezone(UTC):%Y-%m-%dT%H:%M:%S.%f}Z|{assignment_id}"
+
+
+def due_keys_until(now: datetime) -> str:
+    """The greatest watch key due at ``now``: every assignment id sorts below U+FFFF."""
+    return watch_key(now, "\uffff")
