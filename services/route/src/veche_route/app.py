@@ -53,6 +53,7 @@ def rule_source(store: RouteStore, router: Router, settings: RouteSettings) -> R
         catalog=catalog,
         seed=tuple(RuleSpec.model_validate(rule) for rule in seed["rules"]),
         seed_actor=f"seed:{settings.rules_file.name}",
+        reread_s=settings.rules_reread_s,
     )
 
 

@@ -1,14 +1,18 @@
 """The live rule book of one replica and the admin operations on the shared change log.
 
 Propagation: every replica folds the log from the store. Before each consumed batch the
-handler calls :meth:`RuleSource.refresh` — one indexed query for entries newer than the
-version it holds — so a change acknowledged by the admin API applies to the next appeal any
-replica routes, with no background delay and no extra topic.
+handler calls :meth:`RuleSource.refresh`, which looks up the marker of the next log number by
+its ``_id`` and reads the log only when it exists, so a change acknowledged by the admin API
+applies to the next appeal any replica routes, with no background delay and no extra topic.
+(Reading the log itself per batch — a range on numeric ``_id`` — cost the local store 12 ms
+at 54 entries, 10 % of a core at 50 appeals/s.) A marker lost to a crash between the change and
+its marker is covered by a full read every ``reread_s`` (``VECHE_RULES_REREAD_S``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -46,7 +50,9 @@ class RuleSource:
     catalog: Catalog
     seed: tuple[RuleSpec, ...] = ()
     seed_actor: str = "seed"
+    reread_s: float = 10.0
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    _read_at: float = field(default=float("-inf"), init=False)
 
     @property
     def book(self) -> RuleBook:
@@ -59,7 +65,10 @@ class RuleSource:
 
     async def refresh(self) -> RuleBook:
         async with self._lock:  # one query at a time; the others reuse its result
-            self.state.apply(await self.store.changes_after(self.state.version))
+            stale = time.monotonic() - self._read_at >= self.reread_s
+            if stale or await self.store.has_change(self.state.version + 1):
+                self._read_at = time.monotonic()
+                self.state.apply(await self.store.changes_after(self.state.version))
         return self.state.book
 
     async def current(self, rule_id: str) -> CurrentRule:

@@ -42,6 +42,12 @@ class RouteSettings(ServiceSettings):
     watch_interval_s: float = Field(
         default=60, gt=0, description="how often the SLA watcher looks for due and overdue terms"
     )
+    rules_reread_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="a replica reads the whole rule log this often, besides following the "
+        "markers of new changes",
+    )
     watch_batch: int = Field(
         default=200, ge=1, le=1000, description="terms the SLA watcher looks at per tick, at most"
     )

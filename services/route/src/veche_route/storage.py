@@ -5,6 +5,8 @@
   SLA watcher reads;
 * ``rule_changes`` — the competence rules' change log (``_id`` = rule book version, unique
   ``(rule_id, revision)``): the audit trail and the source every replica folds its rules from;
+* ``rule_markers`` — one empty document per log number after the seed (``_id`` = the number,
+  zero-padded text): a replica checks for the next change by ``_id`` before reading the log;
 * ``deadline_notices`` — one per assignment, term, kind and due time: the watcher emits an
   event only for the notice it inserted, so replicas and restarts never double it;
 * ``extensions`` — the single 59-ФЗ extension per assignment (``_id`` = assignment id);
@@ -40,6 +42,10 @@ class RevisionConflictError(Exception):
     """Someone else changed the rule first (its revision is taken)."""
 
 
+def marker_id(version: int) -> str:
+    return f"{version:012d}"
+
+
 class RouteStore:
     def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
         self.db: AsyncDatabase[Document] = client[database]
@@ -51,6 +57,7 @@ class RouteStore:
         self.answers = self.db["answers"]
         self.republish_claims = self.db["notice_republish_claims"]
         self.watch = self.db["deadline_watch"]
+        self.rule_markers = self.db["rule_markers"]
 
     async def create_indexes(self) -> None:
         await self.routings.create_index([("appeal_id", ASCENDING)])
@@ -144,6 +151,11 @@ class RouteStore:
         cursor = self.rule_changes.find({"_id": {"$gt": version}}).sort("_id", ASCENDING)
         return [Change.from_document(doc) async for doc in cursor]
 
+    async def has_change(self, version: int) -> bool:
+        """Whether log entry ``version`` is known, by its marker (an ``_id`` lookup)."""
+        found = await self.rule_markers.find_one({"_id": marker_id(version)}, {"_id": 1})
+        return found is not None
+
     async def seed(self, changes: Sequence[Change]) -> None:
         """Insert the seed entries unless the log has any (replicas seeding at once agree: the
         same file gives the same entries, duplicates are ignored)."""
@@ -169,6 +181,7 @@ class RouteStore:
             document = change.document() | {"_id": number}
             try:
                 await self.rule_changes.insert_one(document)
+                await insert_new(self.rule_markers, [{"_id": marker_id(number)}])
             except DuplicateKeyError:
                 taken = await self.rule_changes.find_one(
                     {"rule_id": change.rule_id, "revision": change.revision}, {"_id": 1}
