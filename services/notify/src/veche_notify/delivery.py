@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -72,6 +72,21 @@ def is_transient(error: BaseException) -> bool:
     return isinstance(error, DeliveryError) and error.transient
 
 
+async def merged_when_all_end(
+    calls: Iterable[Awaitable[dict[str, Document]]],
+) -> dict[str, Document]:
+    """Run concurrently and merge the states each call knows. A failure (a store write) is
+    raised only after every other call has ended and recorded its sends: none is abandoned
+    mid-letter."""
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    merged: dict[str, Document] = {}
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        merged |= outcome
+    return merged
+
+
 class Deliverer:
     def __init__(self, settings: NotifySettings, store: NotifyStore) -> None:
         self._settings = settings
@@ -123,17 +138,10 @@ class Deliverer:
         # Chunks go concurrently: one after the other, a batch of 50 appeals (~170 letters) took
         # five claim-and-send rounds in a row (spans: 1.2 s per batch at 50 appeals/s), while
         # the SMTP session pool, not the chunk, is what bounds the letters in flight.
-        outcomes = await asyncio.gather(
-            *(
-                self._claim_and_send(part, senders, secrets, contexts)
-                for part in chunks(deliverable, self._settings.send_chunk)
-            ),
-            return_exceptions=True,
+        known |= await merged_when_all_end(
+            self._claim_and_send(part, senders, secrets, contexts)
+            for part in chunks(deliverable, self._settings.send_chunk)
         )
-        for outcome in outcomes:  # a failed chunk surfaces once every other one has ended
-            if isinstance(outcome, BaseException):
-                raise outcome
-            known |= outcome
         resend = [d for d in interrupted if self._resend_interrupted(d)]
         unknown = [d for d in interrupted if not self._resend_interrupted(d)]
         known |= await self._finish(
@@ -201,20 +209,9 @@ class Deliverer:
         together share one insert): a letter the relay accepted is not left ``sending`` while
         the rest of its chunk is still being sent, so a crash can only catch it in the instant
         between the relay's reply and this write."""
-        outcomes = await asyncio.gather(
-            *(
-                self._send_and_record(d, senders, secrets, contexts.get(d["_id"]))
-                for d in documents
-            ),
-            return_exceptions=True,
+        return await merged_when_all_end(
+            self._send_and_record(d, senders, secrets, contexts.get(d["_id"])) for d in documents
         )
-        # a failed store write surfaces only after every other send has ended and been recorded
-        final: dict[str, Document] = {}
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
-            final |= outcome
-        return final
 
     async def _send_and_record(
         self,
