@@ -126,7 +126,7 @@ kafka_format() {
   mkdir -p "$KAFKA_DATA"
   say "formatting Kafka storage (cluster id $cid) ..."
   kafka_java_cmd
-  if ! "${KAFKA_CMD[@]}" kafka.tools.StorageTool format -t "$cid" -c "$KAFKA_CONF" \
+  if ! "${KAFKA_CMD[@]}" kafka.tools.StorageTool format --cluster-id="$cid" -c "$KAFKA_CONF" \
       >"$LOG_DIR/kafka-format.log" 2>&1; then
     die "kafka storage format failed; see $LOG_DIR/kafka-format.log"
   fi
