@@ -156,7 +156,12 @@ def create_api(source: RuleSource, store: RouteStore, watcher: DeadlineWatcher) 
         docs = await store.appeal_assignments(appeal_id)
         if not docs:
             raise HTTPException(404, "no assignments for this appeal (not routed yet?)")
-        return {"appeal_id": appeal_id, "assignments": [_assignment_view(d) for d in docs]}
+        answered = bool(await store.answered({appeal_id}))  # an answer closes every term
+        return {
+            "appeal_id": appeal_id,
+            "answered": answered,
+            "assignments": [_assignment_view(d, answered) for d in docs],
+        }
 
     @api.post("/assignments/{assignment_id}/extension")
     async def extend(assignment_id: str, body: Extension, actor: Actor) -> dict[str, Any]:
@@ -188,7 +193,7 @@ def _conflict(rule_id: str, error: StaleRevisionError) -> HTTPException:
     )
 
 
-def _assignment_view(doc: dict[str, Any]) -> dict[str, Any]:
+def _assignment_view(doc: dict[str, Any], answered: bool) -> dict[str, Any]:
     return {
         "assignment_id": doc["_id"],
         "role": doc["role"],
@@ -197,4 +202,5 @@ def _assignment_view(doc: dict[str, Any]) -> dict[str, Any]:
         "rule_id": doc["rule_id"],
         "answer_by": doc["due_at"].isoformat(),
         "extended": doc.get("extended", False),
+        "answered": answered,
     }

@@ -10,14 +10,17 @@
 * ``deadline_notices`` — one per assignment, term, kind and due time: the watcher emits an
   event only for the notice it inserted, so replicas and restarts never double it;
 * ``extensions`` — the single 59-ФЗ extension per assignment (``_id`` = assignment id);
-* ``answers`` — appeals closed by an answer (``_id`` = appeal id): their terms are not watched,
-  even when the answer overtakes the routing;
+* ``answers`` — appeals closed by an answer (``_id`` = appeal id): the watcher drops their looks
+  (checked by ``_id``), no look is queued when the answer overtakes the routing; an answer
+  updates no assignment (by appeal id that scanned them all on FerretDB);
 * ``deadline_watch`` — the watcher's queue: one small entry per open term and the moment to look
   at it next (``_id`` = ``<UTC time>|<assignment id>``, so the due entries are one ``_id``
   range). A query on ``assignments`` by due time reads every assignment ever stored on a
   server that indexes only ``_id`` (FerretDB: 3.4 s of store CPU per tick at 7 000), and it
   kept returning the same first due-soon terms, starving the rest; the queue is read by
-  ``_id``, entries are inserted and deleted, never updated.
+  ``_id``, entries are inserted and deleted, never updated;
+* ``migrations`` — one-off steps done once per database (``deadline_watch:backfill``: the looks
+  of assignments stored before the queue).
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from .domain.deadlines import due_keys_until, first_look, watch_key
 from .domain.ruleset import Change
 
 MAX_CLAIM_ATTEMPTS = 20
+WATCH_BACKFILL = "deadline_watch:backfill"  # done once per database (``migrations``)
 
 
 class RevisionConflictError(Exception):
@@ -58,6 +62,7 @@ class RouteStore:
         self.republish_claims = self.db["notice_republish_claims"]
         self.watch = self.db["deadline_watch"]
         self.rule_markers = self.db["rule_markers"]
+        self.migrations = self.db["migrations"]
 
     async def create_indexes(self) -> None:
         await self.routings.create_index([("appeal_id", ASCENDING)])
@@ -90,7 +95,8 @@ class RouteStore:
         return [AppealRoutedV1.model_validate(doc["event"]) for doc in stored]
 
     async def record_assignments(self, routed: Sequence[tuple[str, AppealRoutedV1]]) -> None:
-        """One document per body of each recorded decision (a redelivery finds them there)."""
+        """One document per body of each recorded decision (a redelivery finds them there), and
+        the first watch entry of each term unless its appeal is answered already."""
         documents: list[Document] = [
             {
                 "_id": assignment.assignment_id,
@@ -106,29 +112,28 @@ class RouteStore:
                 "start": event.appeal.registered_at,
                 "due_at": assignment.answer_by,
                 "extended": False,
-                "watch_done": False,
             }
             for routing_id, event in routed
             for assignment in event.assignments
         ]
-        closed = await self.answered({str(event.appeal_id) for _, event in routed})
-        for doc in documents:
-            doc["watch_done"] = doc["appeal_id"] in closed
         await insert_new(self.assignments, documents)
+        closed = await self.answered({str(event.appeal_id) for _, event in routed})
         # after the assignments: a redelivered batch (the process died in between) adds the
         # looks it missed, and a look never precedes its assignment
         await self.add_looks(
-            [(d, first_look(d["start"], d["due_at"])) for d in documents if not d["watch_done"]]
+            [
+                (d, first_look(d["start"], d["due_at"]))
+                for d in documents
+                if d["appeal_id"] not in closed
+            ]
         )
 
     async def close_appeals(self, answers: Sequence[tuple[str, datetime]]) -> None:
-        """An answer closes the appeal (59-ФЗ ст. 10): stop watching every body's term."""
+        """An answer closes the appeal (59-ФЗ ст. 10): the watcher drops the looks of every
+        body's term when it reaches them (it checks ``answers`` by ``_id``). No update of
+        ``assignments`` by appeal id: on FerretDB that scanned every assignment."""
         await insert_new(
             self.answers, [{"_id": appeal_id, "answered_at": at} for appeal_id, at in answers]
-        )
-        appeal_ids = [appeal_id for appeal_id, _ in answers]
-        await self.assignments.update_many(
-            {"appeal_id": {"$in": appeal_ids}}, {"$set": {"watch_done": True, "answered": True}}
         )
 
     async def answered(self, appeal_ids: set[str]) -> set[str]:
@@ -227,12 +232,6 @@ class RouteStore:
         cursor = self.assignments.find({"_id": {"$in": list(assignment_ids)}})
         return {doc["_id"]: doc async for doc in cursor}
 
-    async def finish_watch(self, assignment_ids: Sequence[str]) -> None:
-        for batch in chunks(list(assignment_ids)):
-            await self.assignments.update_many(
-                {"_id": {"$in": list(batch)}}, {"$set": {"watch_done": True}}
-            )
-
     async def record_notices(self, notices: Sequence[tuple[str, AppealDeadlineV1]]) -> list[str]:
         """Insert notices keyed by their natural key; return the keys this call inserted."""
         documents = [
@@ -275,16 +274,45 @@ class RouteStore:
 
     async def extend_assignment(self, assignment: Document, due_at: datetime) -> None:
         """The new term is watched from its own first look; the old term's look finds the due
-        time changed and is dropped."""
-        assignment_id = assignment["_id"]
+        time changed and is dropped (so is the new one, should the appeal be answered)."""
         await self.add_looks(
             [(assignment | {"due_at": due_at}, first_look(assignment["start"], due_at))]
         )
         await self.assignments.update_one(
-            {"_id": assignment_id},
-            {"$set": {"due_at": due_at, "extended": True, "watch_done": False}},
+            {"_id": assignment["_id"]}, {"$set": {"due_at": due_at, "extended": True}}
         )
-        # an answer that arrived meanwhile keeps the watch closed
-        await self.assignments.update_one(
-            {"_id": assignment_id, "answered": True}, {"$set": {"watch_done": True}}
-        )
+
+    # -- the watch of assignments stored before the queue ------------------------------------
+
+    async def backfill_done(self) -> bool:
+        return await self.migrations.find_one({"_id": WATCH_BACKFILL}, {"_id": 1}) is not None
+
+    async def backfill_looks(self, page: int = 500) -> int:
+        """Queue a first look at every assignment of an unanswered appeal, once per database.
+
+        Assignments stored by a version before the queue have no look. The pages are ``_id``
+        ranges; a look already there (or repeated by a second replica doing the same) is kept
+        by ``insert_new``, and a term already notified gets no second notice (the notice keys),
+        so the backfill may run any number of times; the marker saves the later starts the
+        read. Returns the assignments read."""
+        last: str | None = None
+        seen = 0
+        fields = {"appeal_id": 1, "start": 1, "due_at": 1}
+        while True:
+            query = {"_id": {"$gt": last}} if last is not None else {}
+            cursor = self.assignments.find(query, fields).sort("_id").limit(page)
+            docs = [doc async for doc in cursor]
+            if not docs:
+                break
+            closed = await self.answered({doc["appeal_id"] for doc in docs})
+            await self.add_looks(
+                [
+                    (doc, first_look(doc["start"], doc["due_at"]))
+                    for doc in docs
+                    if doc["appeal_id"] not in closed
+                ]
+            )
+            seen += len(docs)
+            last = docs[-1]["_id"]
+        await insert_new(self.migrations, [{"_id": WATCH_BACKFILL, "assignments": seen}])
+        return seen

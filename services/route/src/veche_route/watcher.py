@@ -25,7 +25,12 @@ from veche_shared.events import (
     utc_now,
 )
 
-from .domain.deadlines import extended_due, next_look, notice_key, notice_kind
+from .domain.deadlines import (
+    extended_due,
+    look_outcome,
+    notice_key,
+    watch_key,
+)
 from .storage import RouteStore
 
 log = logging.getLogger(__name__)
@@ -57,6 +62,7 @@ class DeadlineWatcher:
     republish_after: timedelta
     extension_max_days: int = 30
     batch: int = 200
+    backfilled: bool = False
 
     async def tick(self, now: datetime | None = None) -> WatchOutcome:
         """Look at the terms whose look is due (the watch queue, read by ``_id``): record and
@@ -70,30 +76,39 @@ class DeadlineWatcher:
                 [look["assignment_id"] for look in looks]
             )
             answered = await self.store.answered({look["appeal_id"] for look in looks})
-            due: list[tuple[dict[str, Any], DeadlineKind, str]] = []
-            finished: list[str] = []
+            # by notice key: two looks at one term in a tick (a stale look re-queued the term,
+            # a backfilled look) must not record one notice twice in a batch, where the second
+            # insert's duplicate would hide the first from its publisher
+            due: dict[str, tuple[dict[str, Any], DeadlineKind]] = {}
             later: list[tuple[dict[str, Any], datetime]] = []
             for look in looks:
                 doc = assignments.get(look["assignment_id"])
-                if doc is None or doc["appeal_id"] in answered or doc["due_at"] != look["due_at"]:
-                    continue  # answered, or the term was extended: this look is stale
-                kind = notice_kind(doc["start"], doc["due_at"], now, self.horizon)
-                if (when := next_look(kind, doc["start"], doc["due_at"], self.horizon)) is not None:
+                if doc is None:  # cannot happen: a look is queued after its assignment
+                    continue
+                kind, when = look_outcome(
+                    look["due_at"],
+                    doc["start"],
+                    doc["due_at"],
+                    doc["appeal_id"] in answered,
+                    now,
+                    self.horizon,
+                )
+                if when is not None:
                     later.append((doc, when))
                 if kind is None:
                     continue
-                if kind is DeadlineKind.OVERDUE:
-                    finished.append(doc["_id"])
-                due.append((doc, kind, notice_key(doc["_id"], "answer", kind, doc["due_at"])))
-            known = {d["_id"] for d in await self.store.notices_by_key([k for *_, k in due])}
+                due[notice_key(doc["_id"], "answer", kind, doc["due_at"])] = (doc, kind)
+            known = {d["_id"] for d in await self.store.notices_by_key(list(due))}
             notices: list[tuple[str, AppealDeadlineV1]] = []
-            for doc, kind, key in due:
+            for key, (doc, kind) in due.items():
                 if key not in known and (event := await self._event(doc, kind, doc["due_at"])):
                     notices.append((key, event))
             emitted = await self._record_and_publish(notices)
             await self.store.add_looks(later)
-            await self.store.finish_watch(finished)
-            await self.store.drop_looks([look["_id"] for look in looks])
+            queued = {watch_key(when, doc["_id"]) for doc, when in later}
+            await self.store.drop_looks(
+                [look["_id"] for look in looks if look["_id"] not in queued]
+            )
             republished = await self.republish(now)
             span.set_attribute("veche.deadline.looks", len(looks))
             span.set_attribute("veche.deadline.emitted", emitted)
@@ -179,7 +194,21 @@ class DeadlineWatcher:
         """The watch as a background task of the service (start/stop with the app)."""
         return Periodic("deadline-watcher", self.interval, self._tick_and_log)
 
+    async def backfill(self) -> int:
+        """Queue looks for assignments stored before the watch queue existed (once per
+        database: a marker in ``migrations``; repeating it is harmless)."""
+        if await self.store.backfill_done():
+            return 0
+        with tracer.start_as_current_span("route deadline watch backfill") as span:
+            seen = await self.store.backfill_looks()
+            span.set_attribute("veche.deadline.backfilled", seen)
+            log.info("deadline watch backfilled", extra={"assignments": seen})
+            return seen
+
     async def _tick_and_log(self) -> None:
+        if not self.backfilled:  # in the first tick, not at start-up: it may read a while
+            await self.backfill()
+            self.backfilled = True
         outcome = await self.tick()
         if outcome.emitted or outcome.republished:
             log.info(

@@ -10,6 +10,8 @@ import httpx
 import pytest
 from veche_route.app import create_app
 from veche_route.settings import RouteSettings
+from veche_route.storage import RouteStore
+from veche_route.watcher import DeadlineWatcher
 from veche_shared.events import (
     AnswerOutcome,
     AppealAnsweredV1,
@@ -323,8 +325,8 @@ async def test_an_answered_appeal_is_no_longer_watched_even_if_the_answer_comes_
             await produce(bootstrap, quiet.topic_name(APPEALS_ANSWERED), answers)
 
             async def closed() -> bool:
-                query = {"appeal_id": str(answered_late.appeal_id), "watch_done": True}
-                return await assignments.count_documents(query) == 2
+                query = {"_id": str(answered_late.appeal_id)}
+                return await mongo[quiet.database]["answers"].count_documents(query) == 1
 
             await until(closed, timeout=60)
             await until(
@@ -348,6 +350,11 @@ async def test_an_answered_appeal_is_no_longer_watched_even_if_the_answer_comes_
             records = await deadline_out.settle(quiet=1.5)
 
     ours = {answered_late.appeal_id, answered_early.appeal_id, unanswered.appeal_id}
+    answered_ids = [str(answered_late.appeal_id), str(answered_early.appeal_id)]
+    # the answer did not touch the assignments (no scan by appeal id); their looks are gone
+    assert await assignments.count_documents({"appeal_id": {"$in": answered_ids}}) == 4
+    watch = mongo[quiet.database]["deadline_watch"]
+    assert await watch.count_documents({"appeal_id": {"$in": answered_ids}}) == 0
     events = [AppealDeadlineV1.from_bytes(r.value) for r in records]
     events = [e for e in events if e.appeal_id in ours]
     assert {e.appeal_id for e in events} == {unanswered.appeal_id}
@@ -441,3 +448,98 @@ async def test_more_due_terms_than_a_tick_takes_all_get_their_notice(infra, topi
     mine = [look for look in looks if look["assignment_id"] in terms]
     assert len(mine) == 12  # one next look per term: at its end, for the overdue notice
     assert all(look["_id"].startswith(look["due_at"].strftime("%Y-%m-%dT%H:%M")) for look in mine)
+
+
+async def test_an_extended_term_is_watched_anew_once_across_two_watchers(infra, topics, mongo):
+    """Two watchers (replicas) on one store tick together at chosen moments: each notice once,
+    the old term's look sends nothing and the extended term gets due-soon and overdue; before a
+    look's time no tick reads it."""
+    settings = settings_for(infra, topics, watch_interval_s=3600)  # only the start-up tick
+    appeal = classified(topic="roads", text="В Алексине провал асфальта на мосту")
+    bootstrap, deadline_topic = infra.kafka_bootstrap, settings.topic_name(APPEALS_DEADLINE)
+    async with (
+        TopicReader(bootstrap, settings.topic_name(APPEALS_ROUTED)) as routed_out,
+        serving(create_app(settings)),
+    ):
+        await produce(bootstrap, settings.topic_name(APPEALS_CLASSIFIED), [appeal.to_bytes()])
+        (routed,) = await wait_routed(routed_out, appeal)
+    assignment = routed.assignments[0]
+    assignment_id, start, due = (
+        assignment.assignment_id,
+        appeal.appeal.registered_at,
+        assignment.answer_by,
+    )
+
+    async def publish(event: AppealDeadlineV1) -> None:
+        await produce(bootstrap, deadline_topic, [event.to_bytes()], key=event.key())
+
+    store = RouteStore(mongo, settings.database)
+    horizon = timedelta(hours=72)
+    # the re-send grace compares a notice's real recording time with the tick's chosen moment:
+    # longer than the jump ahead, so only the watch queue is at work here
+    grace = timedelta(days=400)
+    a, b = (DeadlineWatcher(store, publish, horizon, 3600, grace) for _ in range(2))
+
+    async def looks_of(when) -> list:
+        return [x for x in await store.due_looks(when, 1000) if x["assignment_id"] == assignment_id]
+
+    async def both_tick(when) -> None:
+        await asyncio.gather(a.tick(when), b.tick(when))
+
+    halfway = start + (due - start) / 2
+    assert await looks_of(utc_now()) == []
+    assert await looks_of(halfway - timedelta(seconds=1)) == []  # not due: not read
+    assert len(await looks_of(halfway)) == 1
+
+    async with TopicReader(bootstrap, deadline_topic) as out:
+        new_due = await a.extend(assignment_id, 10, "нужна экспертиза", "operator-7")
+        await both_tick(due - timedelta(hours=1))  # the old term would be due soon: stale
+        await both_tick(new_due - timedelta(hours=1))  # the new term is due soon
+        await both_tick(new_due + timedelta(seconds=1))  # and then overdue
+        await both_tick(new_due + timedelta(days=1))  # nothing left to look at
+        records = await out.settle(quiet=1.5)
+
+    events = [AppealDeadlineV1.from_bytes(r.value) for r in records]
+    mine = [(e.kind, e.due_at) for e in events if e.assignment_id == assignment_id]
+    assert sorted(mine) == sorted(
+        [
+            (DeadlineKind.EXTENDED, new_due),
+            (DeadlineKind.DUE_SOON, new_due),
+            (DeadlineKind.OVERDUE, new_due),
+        ]
+    )
+    assert (
+        await mongo[settings.database]["deadline_watch"].count_documents(
+            {"assignment_id": assignment_id}
+        )
+        == 0
+    )
+
+
+async def test_assignments_stored_before_the_queue_are_backfilled_once(infra, topics, mongo):
+    settings = settings_for(infra, topics, watch_interval_s=3600)
+    appeal = classified(topic="roads", text="В Алексине яма у школы")
+    bootstrap = infra.kafka_bootstrap
+    async with (
+        TopicReader(bootstrap, settings.topic_name(APPEALS_ROUTED)) as routed_out,
+        serving(create_app(settings)),
+    ):
+        await produce(bootstrap, settings.topic_name(APPEALS_CLASSIFIED), [appeal.to_bytes()])
+        (routed,) = await wait_routed(routed_out, appeal)
+    ids = [a.assignment_id for a in routed.assignments]
+    db = mongo[settings.database]
+    await db["deadline_watch"].delete_many({"assignment_id": {"$in": ids}})  # as stored before
+    await db["migrations"].delete_many({})
+
+    async def publish(event: AppealDeadlineV1) -> None:
+        raise AssertionError("a backfill sends nothing")
+
+    watcher = DeadlineWatcher(
+        RouteStore(mongo, settings.database), publish, timedelta(hours=72), 1, timedelta(hours=1)
+    )
+    assert await watcher.backfill() >= len(ids)
+    looks = [doc async for doc in db["deadline_watch"].find({"assignment_id": {"$in": ids}})]
+    assert sorted(look["assignment_id"] for look in looks) == sorted(ids)
+    await db["deadline_watch"].delete_many({"assignment_id": {"$in": ids}})
+    assert await watcher.backfill() == 0  # once per database
+    assert await db["deadline_watch"].count_documents({"assignment_id": {"$in": ids}}) == 0

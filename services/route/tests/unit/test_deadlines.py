@@ -6,6 +6,7 @@ from veche_route.domain.deadlines import (
     due_soon_at,
     extended_due,
     first_look,
+    look_outcome,
     next_look,
     notice_key,
     notice_kind,
@@ -75,3 +76,30 @@ def test_a_term_is_looked_at_halfway_then_when_due_soon_then_at_its_end():
     # the first look never comes after the due-soon moment, whatever the horizon
     for horizon in (timedelta(hours=1), HORIZON, timedelta(days=40)):
         assert first_look(START, DUE) <= due_soon_at(START, DUE, horizon)
+
+
+def test_a_look_sends_what_the_term_calls_for_and_moves_on_until_overdue():
+    halfway = first_look(START, DUE)
+    assert look_outcome(DUE, START, DUE, False, halfway, HORIZON) == (None, DUE - HORIZON)
+    soon = DUE - HORIZON
+    assert look_outcome(DUE, START, DUE, False, soon, HORIZON) == (DeadlineKind.DUE_SOON, DUE)
+    assert look_outcome(DUE, START, DUE, False, DUE, HORIZON) == (DeadlineKind.OVERDUE, None)
+
+
+def test_an_answered_appeal_ends_the_watch_at_any_look():
+    for now in (first_look(START, DUE), DUE - HORIZON, DUE + timedelta(days=1)):
+        assert look_outcome(DUE, START, DUE, True, now, HORIZON) == (None, None)
+
+
+def test_a_look_for_another_due_time_watches_the_term_the_assignment_has_now():
+    extended = DUE + timedelta(days=30)
+    # the old term's look, reached after the extension: nothing sent, the new term is queued
+    assert look_outcome(DUE, START, extended, False, DUE, HORIZON) == (
+        None,
+        first_look(START, extended),
+    )
+    # the new term's look, reached before the extension is stored: the old term stays watched
+    assert look_outcome(extended, START, DUE, False, DUE, HORIZON) == (
+        None,
+        first_look(START, DUE),
+    )

@@ -68,3 +68,24 @@ def watch_key(when: datetime, assignment_id: str) -> str:
 def due_keys_until(now: datetime) -> str:
     """The greatest watch key due at ``now``: every assignment id sorts below U+FFFF."""
     return watch_key(now, "\uffff")
+
+
+def look_outcome(
+    look_due_at: datetime,
+    start: datetime,
+    due_at: datetime,
+    answered: bool,
+    now: datetime,
+    horizon: timedelta,
+) -> tuple[DeadlineKind | None, datetime | None]:
+    """What a due look at a term decides: the notice to send (if any) and the next look.
+
+    An answered appeal ends the watch. A look made for another due time than the assignment's
+    (the term was extended, or the look is for an extension not stored yet or lost to a crash)
+    sends nothing and watches the term the assignment has now, from its first look."""
+    if answered:
+        return None, None
+    if look_due_at != due_at:
+        return None, first_look(start, due_at)
+    kind = notice_kind(start, due_at, now, horizon)
+    return kind, next_look(kind, start, due_at, horizon)
