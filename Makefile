@@ -31,16 +31,15 @@ infra:
 topics: sync infra
 	@eval "$$($(INFRA) env)" && export VECHE_KAFKA_BOOTSTRAP VECHE_MONGO_URL && $(RUN) veche-topics
 
-# A local API key for Open311 POST and the channel endpoints: generated once into .env.
+# A local API key for Open311 POST and the channel endpoints: generated once into the local
+# state (untracked: the tracked .env is compose's, and `make up` must not dirty the work tree).
+DEVKEY_FILE := $(STATE)/open311-dev-key
 devkey:
-	@touch .env
-	@grep -q '^VECHE_OPEN311_DEV_KEY=..*' .env || { \
-		key="dev-$$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')"; \
-		if grep -q '^VECHE_OPEN311_DEV_KEY=' .env; then \
-			sed -i "s|^VECHE_OPEN311_DEV_KEY=.*|VECHE_OPEN311_DEV_KEY=$$key|" .env; \
-		else echo "VECHE_OPEN311_DEV_KEY=$$key" >> .env; fi; }
+	@mkdir -p $(STATE)
+	@test -s $(DEVKEY_FILE) || \
+		echo "dev-$$(python3 -c 'import secrets; print(secrets.token_urlsafe(18))')" > $(DEVKEY_FILE)
 
-DEVKEY = $$(sed -n 's/^VECHE_OPEN311_DEV_KEY=//p' .env | tail -n 1)
+DEVKEY = $$(cat $(DEVKEY_FILE))
 
 up: sync infra topics devkey
 	@eval "$$($(INFRA) env)" && export VECHE_KAFKA_BOOTSTRAP VECHE_MONGO_URL && \
@@ -52,7 +51,7 @@ up: sync infra topics devkey
 	@echo "                      -d '{\"text\": \"На улице Ленина в Туле огромная яма\", \"contact\": {\"email\": \"ivan@example.org\"}}'"
 	@echo "  its status:       curl -s http://127.0.0.1:8000/appeals/<appeal_id>"
 	@echo "  HTTP API docs:    http://127.0.0.1:8000/docs"
-	@echo "  Open311:          http://127.0.0.1:8000/open311/v2/services.json   api_key (from .env): $(DEVKEY)"
+	@echo "  Open311:          http://127.0.0.1:8000/open311/v2/services.json   api_key ($(DEVKEY_FILE)): $(DEVKEY)"
 	@echo "  event docs:       http://127.0.0.1:800{0,1,2,3}/docs/asyncapi"
 	@echo "  traces (JSONL):   $(STATE)/traces/spans.jsonl    logs: $(STATE)/log/"
 	@echo "  stop:             make down"

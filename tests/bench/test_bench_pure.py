@@ -4,10 +4,12 @@ No timing here: the figures themselves come from `make bench`.
 """
 
 import re
+import time
 import uuid
 
 import pytest
 from veche_bench.appeals import received_event, submission
+from veche_bench.load import open_loop
 from veche_bench.settings import load
 from veche_bench.stages import STAGES, documents, outgoing, own_updates
 from veche_bench.stats import (
@@ -51,6 +53,19 @@ def test_open_loop_schedule_is_evenly_spaced_and_independent_of_the_server():
     assert offsets[-1] == pytest.approx(1.98)
     assert send_offsets(0, 10) == []
     assert send_offsets(200, 0) == []
+
+
+async def test_open_loop_starts_every_request_in_order_and_never_before_it_is_due():
+    started: list[tuple[int, float, float]] = []
+
+    async def fire(index: int, due_at: float) -> None:
+        started.append((index, due_at, time.perf_counter()))
+
+    await open_loop(200, 30, fire)
+    assert [index for index, _, _ in started] == list(range(30))
+    assert started[1][1] - started[0][1] == pytest.approx(0.005)
+    # the generator sleeps until the next due time: waking early would send early
+    assert all(at >= due_at - 0.001 for _, due_at, at in started)
 
 
 def test_due_count_follows_the_clock_and_stops_at_the_total():

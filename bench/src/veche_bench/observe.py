@@ -78,6 +78,12 @@ class Collector:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_partition_fetch_bytes=4 * 1024 * 1024,
+            # Latency comes from the timestamps on the events, not from when they are read, so
+            # the collector may gather: the broker holds each fetch up to a quarter second
+            # instead of answering every record on its own (at 50 appeals/s the collector took
+            # ~8 % of a core from the machine it measures).
+            fetch_max_wait_ms=250,
+            fetch_min_bytes=1024 * 1024,
         )
         self.appeals: dict[str, Appeal] = defaultdict(Appeal)
         self.bad_records = 0

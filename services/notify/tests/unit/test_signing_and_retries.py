@@ -80,7 +80,7 @@ def test_russian_phone_numbers_are_normalised_to_e164():
 class ScriptedSender:
     """Fails with the given errors in turn, then succeeds."""
 
-    def __init__(self, *errors: DeliveryError) -> None:
+    def __init__(self, *errors: Exception) -> None:
         self.errors = list(errors)
         self.calls = 0
 
@@ -115,6 +115,36 @@ async def test_retries_stop_at_the_limit_and_give_up_with_the_last_reason():
         4,
         "HTTP 503",
     )
+
+
+async def test_a_permanent_failure_after_a_transient_one_stops_the_retries():
+    sender = ScriptedSender(
+        DeliveryError("HTTP 503", transient=True), DeliveryError("HTTP 410", transient=False)
+    )
+    result = await deliverer()._with_retries(sender, Channel.WEBHOOK, OUTGOING)
+    assert (result.status, result.attempts, result.reason, sender.calls) == (
+        NotificationStatus.FAILED,
+        2,
+        "HTTP 410",
+        2,
+    )
+
+
+async def test_one_attempt_allowed_gives_up_after_the_first_transient_failure():
+    sender = ScriptedSender(DeliveryError("HTTP 503", transient=True))
+    result = await deliverer(attempts=1)._with_retries(sender, Channel.WEBHOOK, OUTGOING)
+    assert (result.status, result.attempts, sender.calls) == (NotificationStatus.GAVE_UP, 1, 1)
+
+
+async def test_a_sender_bug_fails_the_notification_instead_of_escaping():
+    for errors in (
+        [RuntimeError("bug")],
+        [DeliveryError("HTTP 503", transient=True), KeyError("x")],
+    ):
+        sender = ScriptedSender(*errors)
+        result = await deliverer()._with_retries(sender, Channel.WEBHOOK, OUTGOING)
+        assert (result.status, result.attempts) == (NotificationStatus.FAILED, len(errors))
+        assert result.reason == f"error {type(errors[-1]).__name__}"
 
 
 async def test_a_permanent_failure_is_not_retried():
