@@ -10,6 +10,7 @@ import uuid
 import pytest
 from veche_bench.appeals import received_event, submission
 from veche_bench.load import open_loop
+from veche_bench.report import KEPT_BEGIN, KEPT_END, kept_block
 from veche_bench.settings import load
 from veche_bench.stages import STAGES, documents, outgoing, own_updates
 from veche_bench.stats import (
@@ -176,7 +177,18 @@ def test_rate_phases_go_slowest_first_http_before_topic():
         ("http", 500.0),
     ]
     assert rate_phases(load(["--http-rates", "50", "--skip", "http"])) == [
+        ("topic", 10.0),
+        ("topic", 25.0),
         ("topic", 50.0),
         ("topic", 200.0),
         ("topic", 500.0),
     ]
+
+
+def test_the_hand_written_block_survives_regeneration_markers_and_all():
+    previous = f"# Performance\n\ntable\n\n{KEPT_BEGIN}\n## Soaks\n\n| a |\n{KEPT_END}\n\n## Next\n"
+    assert kept_block(previous) == [KEPT_BEGIN, "## Soaks", "", "| a |", KEPT_END, ""]
+    # an unterminated block runs to the end and is closed; no block, nothing kept
+    assert kept_block(f"x\n{KEPT_BEGIN}\nsoak\n") == [KEPT_BEGIN, "soak", KEPT_END, ""]
+    assert kept_block("# Performance\n") == []
+    assert kept_block(None) == []

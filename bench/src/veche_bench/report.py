@@ -409,8 +409,24 @@ def capacity_text(results: Results) -> list[str]:
     return lines
 
 
+KEPT_BEGIN = "<!-- kept: measured by hand; `make bench` keeps this block as it is -->"
+KEPT_END = "<!-- kept: end -->"
+
+
+def kept_block(previous: str | None) -> list[str]:
+    """The hand-written block of the previous ``docs/PERFORMANCE.md`` (separate runs such as the
+    ten-minute soaks), markers included, so that regenerating the file does not lose it."""
+    if not previous or KEPT_BEGIN not in previous:
+        return []
+    start = previous.index(KEPT_BEGIN)
+    end = previous.find(KEPT_END, start)
+    block = previous[start:] if end < 0 else previous[start : end + len(KEPT_END)]
+    return [*block.rstrip().splitlines(), *([] if end >= 0 else [KEPT_END]), ""]
+
+
 def write_docs(results: Results, summary: str) -> None:
     settings = results.settings
+    previous = settings.docs.read_text() if settings.docs.exists() else None
     notes = [n for s in (results.veche, results.relay, results.naive) if s for n in s.notes]
     text = "\n".join(
         [
@@ -478,6 +494,7 @@ def write_docs(results: Results, summary: str) -> None:
             "",
             *limits_text(results),
             "",
+            *kept_block(previous),
             "## Capacity model for Kubernetes",
             "",
             *capacity_text(results),

@@ -23,7 +23,9 @@ class BenchSettings(BaseSettings):
         default=[50, 200, 500], description="offered rates over HTTP, appeals/s"
     )
     topic_rates: list[float] = Field(
-        default=[50, 200, 500], description="offered rates written straight to the intake topic"
+        # 10 and 25: below 50/s, where the latency curve bends (per-batch costs fill the machine)
+        default=[10, 25, 50, 200, 500],
+        description="offered rates written straight to the intake topic",
     )
     rate_s: float = Field(default=15.0, gt=0, description="seconds of load per offered rate")
     backlog: int = Field(
