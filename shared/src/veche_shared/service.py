@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -119,8 +120,30 @@ def build_service_app(
     )
 
 
+# Young-generation size of the cyclic garbage collector (CPython's default: 700 allocations).
+# A batch's events, documents and spans live across a few awaits; at 700 they survived two
+# young collections and were promoted, and the promotions triggered full collections.
+GC_YOUNG_THRESHOLD = 20_000
+
+
+def settle_heap() -> None:
+    """Move everything built at start (modules, settings, the classifier's model) out of the
+    cyclic collector's reach, and collect young objects less often.
+
+    Measured at 50 appeals/s: each service ran a full collection every 4-8 s, each walking
+    every object it had imported or loaded — 0.3 s of a stalled event loop (classify: 173 000
+    objects), 30-45 ms of CPU per second per service. Start-up objects live as long as the
+    process, so freezing them loses nothing (``gc.freeze``, as the docs advise for servers).
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
+
+
 def serve(app: ASGIApp, *, host: str, port: int) -> None:
     """Run a service the same way locally, in e2e tests and in containers."""
     import uvicorn
 
+    settle_heap()
     uvicorn.run(app, host=host, port=port, lifespan="on", log_config=None, access_log=False)
