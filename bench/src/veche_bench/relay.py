@@ -20,6 +20,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pymongo import AsyncMongoClient, UpdateOne
 from veche_shared.mongo import chunks, insert_new
+from veche_shared.service import settle_heap
 
 from .stages import (
     STAGES,
@@ -125,6 +126,7 @@ async def serve(args: argparse.Namespace, run: Any) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    settle_heap()  # the services' garbage-collector settings: the ceiling is not handicapped
     asyncio.run(serve(parse(argv), relay))
     return 0
 
