@@ -432,7 +432,8 @@ def write_docs(results: Results, summary: str) -> None:
         [
             "# Performance",
             "",
-            "<!-- written by `make bench` (bench/src/veche_bench); rerun it, do not edit -->",
+            "<!-- written by `make bench` (bench/src/veche_bench); rerun it, "
+            "and edit only the kept block -->",
             "",
             f"**{settings.label}** of {results.started:%Y-%m-%d %H:%M} UTC, "
             f"{results.seconds / 60:.1f} minutes, "
