@@ -8,6 +8,7 @@ HTTP 4xx are permanent (retrying cannot help, and a 4xx receiver asked us to sto
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import hashlib
 import re
@@ -15,7 +16,7 @@ import time
 from dataclasses import dataclass
 from email.header import Header
 from email.mime.text import MIMEText
-from email.utils import formatdate
+from email.utils import formatdate, parseaddr
 
 import aiosmtplib
 import httpx
@@ -80,25 +81,57 @@ class EmailSender:
         self._settings = settings
         self._sessions = asyncio.Semaphore(settings.smtp_connections)
         self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        self._envelope_from = parseaddr(settings.mail_from)[1]
 
     def message(self, outgoing: Outgoing) -> MIMEText:
         # The compat32 classes build and flatten a letter ~5x faster than EmailMessage's default
         # policy (0.2 vs 0.9 ms CPU for a Russian notice): thousands of letters a minute add up.
         letter = MIMEText(outgoing.body, "plain", "utf-8")
-        letter["From"] = self._settings.mail_from
-        letter["To"] = outgoing.address
-        letter["Subject"] = Header(outgoing.subject, "utf-8").encode()
-        letter["Date"] = formatdate(localtime=False)
-        letter["Message-ID"] = message_id(outgoing.key, self._settings.message_id_domain)
-        letter["X-Veche-Notification"] = outgoing.key
+        for name, value in self._headers(outgoing):
+            letter[name] = value
         return letter
 
+    def wire_letter(self, outgoing: Outgoing) -> bytes | None:
+        """The letter as it goes on the wire, built directly where every header is plain ASCII
+        (the common case); ``None`` otherwise (the email package then folds and encodes).
+
+        The same letter as :meth:`message` flattened, without the email package's generic
+        generator: at saturation, flattening and re-parsing the addresses out of the headers
+        (``send_message``) took ~14 % of notify's CPU, the stage that bounds the pipeline.
+        """
+        headers = self._headers(outgoing)
+        if not all(_plain_header(value) for _, value in headers):
+            return None
+        lines = [
+            'Content-Type: text/plain; charset="utf-8"',
+            "MIME-Version: 1.0",
+            "Content-Transfer-Encoding: base64",
+            *(f"{name}: {value}" for name, value in headers),
+            "",
+            base64.encodebytes(outgoing.body.encode()).decode("ascii"),
+        ]
+        return "\n".join(lines).replace("\n", "\r\n").encode("ascii")
+
+    def _headers(self, outgoing: Outgoing) -> list[tuple[str, str]]:
+        return [
+            ("From", self._settings.mail_from),
+            ("To", outgoing.address),
+            # RFC 2047 encoded words, folded: ASCII whatever the subject's language
+            ("Subject", Header(outgoing.subject, "utf-8", header_name="Subject").encode()),
+            ("Date", formatdate(localtime=False)),
+            ("Message-ID", message_id(outgoing.key, self._settings.message_id_domain)),
+            ("X-Veche-Notification", outgoing.key),
+        ]
+
     async def send(self, outgoing: Outgoing) -> str:
-        letter = self.message(outgoing)
+        wire = self.wire_letter(outgoing)
         async with self._sessions:
             session = await self._session()
             try:
-                await session.send_message(letter)
+                if wire is not None:
+                    await session.sendmail(self._envelope_from, [outgoing.address], wire)
+                else:
+                    await session.send_message(self.message(outgoing))
             except (aiosmtplib.SMTPException, OSError) as error:
                 _close(session)
                 raise smtp_error(error) from error
@@ -106,7 +139,7 @@ class EmailSender:
                 _close(session)
                 raise
             self._idle.append((session, time.monotonic()))
-        return str(letter["Message-ID"])
+        return message_id(outgoing.key, self._settings.message_id_domain)
 
     async def close(self) -> None:
         sessions, self._idle = self._idle, []
@@ -136,6 +169,11 @@ class EmailSender:
         except (aiosmtplib.SMTPException, OSError) as error:
             raise smtp_error(error) from error
         return session
+
+
+def _plain_header(value: str) -> bool:
+    """ASCII with folds only (a line break followed by a space), nothing to encode."""
+    return value.isascii() and "\r" not in value and "\n" not in value.replace("\n ", "")
 
 
 def _close(session: aiosmtplib.SMTP) -> None:

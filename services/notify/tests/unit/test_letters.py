@@ -1,0 +1,48 @@
+from email import message_from_bytes, policy
+
+from veche_notify.channels import EmailSender, Outgoing
+from veche_notify.settings import NotifySettings
+
+NOTICE = Outgoing(
+    key="appeal-1:registered:citizen:email",
+    address="citizen@example.org",
+    subject="Ваше обращение № 71-2026-000123 зарегистрировано — срок ответа до 23 декабря 2026 г.",
+    body="Здравствуйте!\n\nОбращение зарегистрировано.\nОтвет будет дан в срок.\n" * 8,
+)
+
+
+def parsed(raw: bytes):  # type: ignore[no-untyped-def]
+    return message_from_bytes(raw, policy=policy.default)
+
+
+def test_wire_letter_reads_back_as_the_same_letter_the_email_package_builds():
+    sender = EmailSender(NotifySettings())
+    wire = sender.wire_letter(NOTICE)
+    assert wire is not None
+    built = parsed(sender.message(NOTICE).as_bytes())
+    sent = parsed(wire)
+    names = ["From", "To", "Subject", "Message-ID", "X-Veche-Notification", "Content-Type"]
+    assert [str(sent[n]) for n in names] == [str(built[n]) for n in names]
+    assert sent["Subject"] == NOTICE.subject
+    assert sent.get_content() == built.get_content() == NOTICE.body
+    assert sent["Date"] is not None
+
+
+def test_wire_letter_has_crlf_lines_within_the_smtp_limit():
+    wire = EmailSender(NotifySettings()).wire_letter(NOTICE)
+    assert wire is not None
+    assert b"\n" not in wire.replace(b"\r\n", b"")
+    assert max(len(line) for line in wire.split(b"\r\n")) <= 78
+
+
+def test_non_ascii_headers_are_left_to_the_email_package():
+    russian_from = EmailSender(NotifySettings(mail_from="Вече <noreply@veche.local>"))
+    assert russian_from.wire_letter(NOTICE) is None
+    assert "Вече" in str(parsed(russian_from.message(NOTICE).as_bytes())["From"])
+    idn = Outgoing(NOTICE.key, "житель@пример.рф", NOTICE.subject, NOTICE.body)
+    assert EmailSender(NotifySettings()).wire_letter(idn) is None
+
+
+def test_a_header_value_with_a_bare_line_break_is_not_sent_raw():
+    sender = EmailSender(NotifySettings(mail_from="Veche <noreply@veche.local>\nBcc: x@y.z"))
+    assert sender.wire_letter(NOTICE) is None
