@@ -8,10 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import ConsumerRecord
+from faststream import ContextRepo
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
+from faststream.kafka.response import KafkaPublishCommand
 from faststream.message import StreamMessage
+from faststream.opentelemetry.middleware import BaseTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 
@@ -29,6 +32,33 @@ DLQ_ATTEMPTS = "x-veche-attempts"
 DLQ_CONSUMER_GROUP = "x-veche-consumer-group"
 DLQ_FAILED_AT = "x-veche-failed-at"
 MAX_ERROR_MESSAGE = 1000
+
+
+class _ProducerSpansOnly(BaseTelemetryMiddleware[KafkaPublishCommand]):
+    async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
+        return await call_next(msg)
+
+
+class ProducerTelemetryMiddleware(KafkaTelemetryMiddleware):
+    """FastStream's producer spans and ``traceparent`` injection, without its consumer spans.
+
+    Every consumer here is a batch subscriber, for which FastStream opens a new root trace per
+    batch (a ``create`` and a ``process`` span that only link to the records): an orphan trace
+    per batch, two spans per appeal and stage at low load, that no operator looks at.
+    :class:`~veche_shared.pipeline.BatchConsumer` opens each record's span in the appeal's own
+    trace instead.
+    """
+
+    def __call__(
+        self, msg: Any | None, /, *, context: ContextRepo
+    ) -> BaseTelemetryMiddleware[KafkaPublishCommand]:
+        return _ProducerSpansOnly(
+            msg,
+            tracer=self._tracer,
+            metrics_container=self._metrics,
+            settings_provider_factory=self._settings_provider_factory,
+            context=context,
+        )
 
 
 def create_broker(
@@ -53,7 +83,7 @@ def create_broker(
         request_timeout_ms=30_000,
         graceful_timeout=30.0,
         middlewares=[
-            KafkaTelemetryMiddleware(tracer_provider=tracer_provider),
+            ProducerTelemetryMiddleware(tracer_provider=tracer_provider),
             KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name),
         ],
         logger=log,

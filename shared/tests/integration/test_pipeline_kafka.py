@@ -4,8 +4,17 @@ import asyncio
 
 import pytest
 from faststream.kafka import KafkaBroker
-from veche_shared.events import AppealClassifiedV1, Classification, Urgency
-from veche_shared.kafka import DLQ_ERROR_CLASS, DLQ_ORIGINAL_OFFSET, DLQ_ORIGINAL_TOPIC
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from prometheus_client import CollectorRegistry
+from veche_shared.events import AppealClassifiedV1, AppealReceivedV1, Classification, Urgency
+from veche_shared.kafka import (
+    DLQ_ERROR_CLASS,
+    DLQ_ORIGINAL_OFFSET,
+    DLQ_ORIGINAL_TOPIC,
+    create_broker,
+)
 from veche_shared.pipeline import BatchConsumer, Publication
 from veche_shared.settings import ServiceSettings
 from veche_shared.testing.events import received
@@ -20,25 +29,22 @@ class Settings(ServiceSettings):
     service_name = "pipeline-it"
 
 
+def classified(event: AppealReceivedV1) -> AppealClassifiedV1:
+    return AppealClassifiedV1(
+        appeal_id=event.appeal_id,
+        appeal=event.appeal,
+        classification=Classification(
+            topic="roads", confidence=1, urgency=Urgency.LOW, classifier="t"
+        ),
+    )
+
+
 async def test_poison_record_goes_to_the_dlq_and_the_next_valid_one_is_processed(infra, topics):
     settings = Settings(namespace=topics, kafka_bootstrap=infra.kafka_bootstrap)
     broker = KafkaBroker(infra.kafka_bootstrap)
 
     async def handler(items):
-        return [
-            Publication(
-                APPEALS_CLASSIFIED,
-                AppealClassifiedV1(
-                    appeal_id=i.event.appeal_id,
-                    appeal=i.event.appeal,
-                    classification=Classification(
-                        topic="roads", confidence=1, urgency=Urgency.LOW, classifier="t"
-                    ),
-                ),
-                i,
-            )
-            for i in items
-        ]
+        return [Publication(APPEALS_CLASSIFIED, classified(i.event), i) for i in items]
 
     BatchConsumer(
         broker, settings, topic=APPEALS_RECEIVED, handler=handler, outputs=[APPEALS_CLASSIFIED]
@@ -117,3 +123,43 @@ def classified_from(appeal) -> bytes:
             topic="roads", confidence=1, urgency=Urgency.LOW, classifier="t"
         ),
     ).to_bytes()
+
+
+async def test_a_consumed_batch_leaves_spans_only_in_the_appeals_trace(infra, topics):
+    """No per-batch root trace from the framework: every span the broker records, and the
+    traceparent the output carries, continue the trace the input record came with."""
+    namespace = f"{topics}t"
+    await ensure_topics(infra.kafka_bootstrap, namespace)
+    settings = Settings(namespace=namespace, kafka_bootstrap=infra.kafka_bootstrap)
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    broker = create_broker(settings, tracer_provider=provider, registry=CollectorRegistry())
+
+    async def handler(items):
+        return [Publication(APPEALS_CLASSIFIED, classified(i.event), i) for i in items]
+
+    BatchConsumer(
+        broker, settings, topic=APPEALS_RECEIVED, handler=handler, outputs=[APPEALS_CLASSIFIED]
+    ).subscribe()
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    traceparent = f"00-{trace_id}-00f067aa0ba902b7-01".encode()
+    async with broker:
+        await broker.start()
+        await produce(
+            infra.kafka_bootstrap,
+            settings.topic_name(APPEALS_RECEIVED),
+            [received().to_bytes()],
+            key=b"k",
+            headers=[("traceparent", traceparent)],
+        )
+        async with TopicReader(
+            infra.kafka_bootstrap, settings.topic_name(APPEALS_CLASSIFIED)
+        ) as out:
+            [published] = await out.wait_count(1)
+    headers = {k: v.decode() for k, v in published.headers}
+    assert headers["traceparent"].split("-")[1] == trace_id
+    spans = exporter.get_finished_spans()
+    assert spans, "the producer spans are recorded"
+    assert {format(s.context.trace_id, "032x") for s in spans} == {trace_id}
+    assert not any(s.name.endswith(" process") for s in spans)
