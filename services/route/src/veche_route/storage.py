@@ -96,7 +96,11 @@ class RouteStore:
 
     async def record_assignments(self, routed: Sequence[tuple[str, AppealRoutedV1]]) -> None:
         """One document per body of each recorded decision (a redelivery finds them there), and
-        the first watch entry of each term unless its appeal is answered already."""
+        the first watch entry of each term.
+
+        An appeal answered before it was routed (a redelivery) still gets its looks: the
+        watcher checks ``answers`` when a look comes due and drops it then. Checking here too
+        cost a store round trip per batch for what is rare and already handled."""
         documents: list[Document] = [
             {
                 "_id": assignment.assignment_id,
@@ -117,16 +121,9 @@ class RouteStore:
             for assignment in event.assignments
         ]
         await insert_new(self.assignments, documents)
-        closed = await self.answered({str(event.appeal_id) for _, event in routed})
         # after the assignments: a redelivered batch (the process died in between) adds the
         # looks it missed, and a look never precedes its assignment
-        await self.add_looks(
-            [
-                (d, first_look(d["start"], d["due_at"]))
-                for d in documents
-                if d["appeal_id"] not in closed
-            ]
-        )
+        await self.add_looks([(d, first_look(d["start"], d["due_at"])) for d in documents])
 
     async def close_appeals(self, answers: Sequence[tuple[str, datetime]]) -> None:
         """An answer closes the appeal (59-ФЗ ст. 10): the watcher drops the looks of every
