@@ -145,7 +145,7 @@ class NotifyStage:
         return consumer
 
     async def _subscriptions(self) -> tuple[list[Subscription], dict[str, str]]:
-        documents = await self._store.list_subscriptions()
+        documents = await self._store.current_subscriptions()
         subscriptions = [
             Subscription(d["_id"], d["url"], frozenset(d["event_types"])) for d in documents
         ]

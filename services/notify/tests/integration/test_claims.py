@@ -61,3 +61,22 @@ async def test_the_first_recorded_result_stands(topics, mongo):
     assert (states[key]["status"], states[key]["attempts"]) == ("sent", 1)
     assert states[documents[1]["_id"]]["status"] == "failed"
     assert states[documents[2]["_id"]]["status"] == "pending"  # never claimed, never finished
+
+
+async def test_subscriptions_are_reread_after_the_interval_and_at_once_after_a_local_change(
+    topics, mongo, monkeypatch
+):
+    store = NotifyStore(mongo, NotifySettings(namespace=f"{topics}subs").database)
+    assert await store.current_subscriptions() == []
+    other_replica = {"_id": "s-other", "url": "http://127.0.0.1:9/a", "created_at": utc_now()}
+    await store.subscriptions.insert_one(other_replica)
+    assert await store.current_subscriptions() == []  # within the interval: the batch's read
+
+    await store.add_subscription(
+        {"_id": "s-local", "url": "http://127.0.0.1:9/b"} | {"created_at": utc_now()}
+    )
+    assert [d["_id"] for d in await store.current_subscriptions()] == ["s-other", "s-local"]
+
+    await store.subscriptions.delete_one({"_id": "s-other"})
+    monkeypatch.setattr("veche_notify.storage.SUBSCRIPTIONS_FRESH_S", 0.0)
+    assert [d["_id"] for d in await store.current_subscriptions()] == ["s-local"]
