@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from faststream import ContextRepo
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.kafka.response import KafkaPublishCommand
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.message import StreamMessage
 from faststream.opentelemetry.middleware import BaseTelemetryMiddleware
 from opentelemetry.sdk.trace import TracerProvider
@@ -61,6 +65,28 @@ class ProducerTelemetryMiddleware(KafkaTelemetryMiddleware):
         )
 
 
+async def _poll_batch(
+    self: BatchSubscriber, consumer: AIOKafkaConsumer
+) -> tuple[ConsumerRecord[Any, Any], ...]:
+    started = time.monotonic()
+    polled = await consumer.getmany(timeout_ms=self.batch_timeout_ms, max_records=self.max_records)
+    if not polled:
+        timeout, waited = self.batch_timeout_ms / 1000, time.monotonic() - started
+        if waited < timeout / 2:  # back empty at once (no partitions yet, a rebalance): no spin
+            await asyncio.sleep(timeout - waited)
+        return ()
+    return tuple(chain(*polled.values()))
+
+
+def poll_without_pauses() -> None:
+    """FastStream's batch subscriber (0.7) sleeps ``batch_timeout_ms`` after every empty poll,
+    though the poll has just waited that long for data: an idle consumer was deaf half the
+    time, and a record arriving then waited up to 50 ms more, at every hop (the spans of one
+    appeal at 2/s showed 20–60 ms between a publish and the next stage's process). Poll again
+    at once instead."""
+    BatchSubscriber.get_msg = _poll_batch  # type: ignore[method-assign]
+
+
 def create_broker(
     settings: ServiceSettings,
     *,
@@ -71,13 +97,17 @@ def create_broker(
 
     ``acks=all`` with idempotence: a retried send cannot duplicate or reorder a partition.
     ``max_batch_size`` is raised so a batch of events fits one producer batch per partition.
+    No linger: a consumer batch's events are all queued before the sender runs, so they share
+    requests anyway, and waiting 5 ms more for company cost every hop (and the acknowledgement
+    each batch waits for before its offsets are committed) 4–5 ms at low load.
     """
+    poll_without_pauses()
     return KafkaBroker(
         settings.kafka_bootstrap,
         client_id=f"veche-{settings.service_name}",
         acks="all",
         enable_idempotence=True,
-        linger_ms=5,
+        linger_ms=0,
         max_batch_size=1024 * 1024,
         max_request_size=4 * 1024 * 1024,
         request_timeout_ms=30_000,
