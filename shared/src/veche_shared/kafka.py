@@ -97,9 +97,9 @@ def create_broker(
 
     ``acks=all`` with idempotence: a retried send cannot duplicate or reorder a partition.
     ``max_batch_size`` is raised so a batch of events fits one producer batch per partition.
-    No linger: a consumer batch's events are all queued before the sender runs, so they share
-    requests anyway, and waiting 5 ms more for company cost every hop (and the acknowledgement
-    each batch waits for before its offsets are committed) 4–5 ms at low load.
+    A 1 ms linger: 5 ms cost every hop (and the acknowledgement each batch waits for before
+    its offsets are committed) 4–5 ms at low load; none at all made the broker answer a
+    request per event (its CPU at 25 appeals/s 16–21 % → 33–45 %, the 50/s p99 worse).
     """
     poll_without_pauses()
     return KafkaBroker(
@@ -107,7 +107,7 @@ def create_broker(
         client_id=f"veche-{settings.service_name}",
         acks="all",
         enable_idempotence=True,
-        linger_ms=0,
+        linger_ms=1,
         max_batch_size=1024 * 1024,
         max_request_size=4 * 1024 * 1024,
         request_timeout_ms=30_000,
