@@ -4,7 +4,6 @@ import asyncio
 from types import SimpleNamespace
 
 import anyio
-
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from veche_shared import kafka
 
