@@ -61,3 +61,8 @@ def test_records_of_every_partition_come_back_as_one_batch(monkeypatch):
     batch, clock = poll(monkeypatch, waits=0.01, polled={"p0": ["a", "b"], "p1": ["c"]})
     assert batch == ("a", "b", "c")
     assert clock.slept == []
+
+
+def test_the_replaced_poll_reads_attributes_the_subscriber_still_has():
+    """Guards a FastStream upgrade: the replacement relies on these two attributes."""
+    assert {"batch_timeout_ms", "max_records"} <= set(BatchSubscriber.__slots__)
