@@ -8,7 +8,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
-from veche_shared.events import AppealClassifiedV1, AppealReceivedV1, Classification, Urgency
+from veche_shared.events import AppealClassifiedV1
 from veche_shared.kafka import (
     DLQ_ERROR_CLASS,
     DLQ_ORIGINAL_OFFSET,
@@ -17,7 +17,7 @@ from veche_shared.kafka import (
 )
 from veche_shared.pipeline import BatchConsumer, Publication
 from veche_shared.settings import ServiceSettings
-from veche_shared.testing.events import received
+from veche_shared.testing.events import classified_from, received
 from veche_shared.testing.kafka_tools import TopicReader, produce
 from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_RECEIVED
 from veche_shared.topics_cli import ensure_topics
@@ -29,22 +29,12 @@ class Settings(ServiceSettings):
     service_name = "pipeline-it"
 
 
-def classified(event: AppealReceivedV1) -> AppealClassifiedV1:
-    return AppealClassifiedV1(
-        appeal_id=event.appeal_id,
-        appeal=event.appeal,
-        classification=Classification(
-            topic="roads", confidence=1, urgency=Urgency.LOW, classifier="t"
-        ),
-    )
-
-
 async def test_poison_record_goes_to_the_dlq_and_the_next_valid_one_is_processed(infra, topics):
     settings = Settings(namespace=topics, kafka_bootstrap=infra.kafka_bootstrap)
     broker = KafkaBroker(infra.kafka_bootstrap)
 
     async def handler(items):
-        return [Publication(APPEALS_CLASSIFIED, classified(i.event), i) for i in items]
+        return [Publication(APPEALS_CLASSIFIED, classified_from(i.event), i) for i in items]
 
     BatchConsumer(
         broker, settings, topic=APPEALS_RECEIVED, handler=handler, outputs=[APPEALS_CLASSIFIED]
@@ -102,7 +92,9 @@ async def test_a_gathering_consumer_of_several_topics_gets_them_together_and_dea
         for appeal in appeals:  # six events over ~0.3 s, one at a time
             await produce(infra.kafka_bootstrap, received_topic, [appeal.to_bytes()])
             await asyncio.sleep(0.05)
-            await produce(infra.kafka_bootstrap, classified_topic, [classified_from(appeal)])
+            await produce(
+                infra.kafka_bootstrap, classified_topic, [classified_from(appeal).to_bytes()]
+            )
             await asyncio.sleep(0.05)
         await produce(infra.kafka_bootstrap, classified_topic, [b"{not json"])
         async with TopicReader(infra.kafka_bootstrap, f"{classified_topic}.dlq") as dlq:
@@ -113,16 +105,6 @@ async def test_a_gathering_consumer_of_several_topics_gets_them_together_and_dea
     )
     assert len(batches) <= 3, batches  # not one batch per event
     assert dict(dead[0].headers)[DLQ_ORIGINAL_TOPIC].decode() == classified_topic
-
-
-def classified_from(appeal) -> bytes:
-    return AppealClassifiedV1(
-        appeal_id=appeal.appeal_id,
-        appeal=appeal.appeal,
-        classification=Classification(
-            topic="roads", confidence=1, urgency=Urgency.LOW, classifier="t"
-        ),
-    ).to_bytes()
 
 
 async def test_a_consumed_batch_leaves_spans_only_in_the_appeals_trace(infra, topics):
@@ -137,7 +119,7 @@ async def test_a_consumed_batch_leaves_spans_only_in_the_appeals_trace(infra, to
     broker = create_broker(settings, tracer_provider=provider, registry=CollectorRegistry())
 
     async def handler(items):
-        return [Publication(APPEALS_CLASSIFIED, classified(i.event), i) for i in items]
+        return [Publication(APPEALS_CLASSIFIED, classified_from(i.event), i) for i in items]
 
     BatchConsumer(
         broker, settings, topic=APPEALS_RECEIVED, handler=handler, outputs=[APPEALS_CLASSIFIED]

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker, TestKafkaBroker
-from veche_shared.events import AppealClassifiedV1, AppealReceivedV1, Classification, Urgency
+from veche_shared.events import AppealClassifiedV1, AppealReceivedV1
 from veche_shared.kafka import (
     DLQ_ATTEMPTS,
     DLQ_ERROR_CLASS,
@@ -16,7 +16,7 @@ from veche_shared.kafka import (
 )
 from veche_shared.pipeline import BatchConsumer, PoisonError, Publication
 from veche_shared.settings import ServiceSettings
-from veche_shared.testing.events import received
+from veche_shared.testing.events import classified_from, received
 from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_RECEIVED
 
 
@@ -37,16 +37,6 @@ def record(value: bytes, offset: int) -> ConsumerRecord:
         serialized_key_size=0,
         serialized_value_size=len(value),
         headers=[],
-    )
-
-
-def classified_from(event: AppealReceivedV1) -> AppealClassifiedV1:
-    return AppealClassifiedV1(
-        appeal_id=event.appeal_id,
-        appeal=event.appeal,
-        classification=Classification(
-            topic="roads", confidence=1, urgency=Urgency.LOW, classifier="t"
-        ),
     )
 
 

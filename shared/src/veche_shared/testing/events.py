@@ -44,10 +44,9 @@ def received(**kwargs: object) -> AppealReceivedV1:
     return AppealReceivedV1(appeal_id=uuid.uuid4(), appeal=snapshot(**kwargs))  # type: ignore[arg-type]
 
 
-def classified(
-    topic: str = "roads", urgency: Urgency = Urgency.MEDIUM, **kwargs: object
+def classified_from(
+    source: AppealReceivedV1, topic: str = "roads", urgency: Urgency = Urgency.MEDIUM
 ) -> AppealClassifiedV1:
-    source = received(**kwargs)
     return AppealClassifiedV1(
         appeal_id=source.appeal_id,
         appeal=source.appeal,
@@ -55,3 +54,9 @@ def classified(
             topic=topic, confidence=0.9, urgency=urgency, classifier="test"
         ),
     )
+
+
+def classified(
+    topic: str = "roads", urgency: Urgency = Urgency.MEDIUM, **kwargs: object
+) -> AppealClassifiedV1:
+    return classified_from(received(**kwargs), topic, urgency)
