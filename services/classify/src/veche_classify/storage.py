@@ -126,14 +126,12 @@ class ClassifyStore:
     ) -> None:
         """Store each member, and fold it into its place's recent members: ``stored`` are the
         place members the caller read (inside the window), so nothing is read twice. The caller
-        holds the places' leases.
-
-        The two writes go together (one round trip of the batch's latency, not two): either
-        may land without the other if the process dies, and the redelivered batch completes
-        both — members are unique inserts, and a member the place already lists keeps its
-        incident."""
+        holds the places' leases."""
         if not members:
             return
+        await insert_new(
+            self.incidents, [_member_document(m) | {"_id": m.appeal_id} for m in members]
+        )
         fresh: dict[str, list[Candidate]] = {}
         for member in members:
             fresh.setdefault(_place(member), []).append(member)
@@ -153,14 +151,6 @@ class ClassifyStore:
                 "members": [_member_document(m) for m in recent],
             }
             updates.append(UpdateOne({"_id": key}, {"$set": document}, upsert=True))
-        await asyncio.gather(
-            insert_new(
-                self.incidents, [_member_document(m) | {"_id": m.appeal_id} for m in members]
-            ),
-            self._update_places(updates),
-        )
-
-    async def _update_places(self, updates: Sequence[UpdateOne]) -> None:
         for part in chunks(updates):
             await self.places.bulk_write(list(part), ordered=False)
 
