@@ -155,7 +155,7 @@ class SigmoidLinear:
             raise ValueError("calibrated classes differ from the SVM's")
         return cls(
             classes_=np.asarray(calibrated.classes_),
-            coef=np.asfortranarray(svm.coef_, dtype=np.float32),  # see artefact.load
+            coef=svm.coef_.astype(np.float32),
             intercept=svm.intercept_.astype(np.float32),
             a=np.array([c.a_ for c in only.calibrators], dtype=np.float64),
             b=np.array([c.b_ for c in only.calibrators], dtype=np.float64),
@@ -164,7 +164,7 @@ class SigmoidLinear:
     def padded(self, width: int) -> SigmoidLinear:
         """The same classifier on wider inputs whose extra trailing columns it ignores."""
         extra = np.zeros((self.coef.shape[0], width - self.coef.shape[1]), dtype=self.coef.dtype)
-        coef = np.asfortranarray(np.hstack([self.coef, extra]))
+        coef = np.hstack([self.coef, extra])
         return SigmoidLinear(self.classes_, coef, self.intercept, self.a, self.b)
 
     def predict_proba(self, features: Any) -> Any:
