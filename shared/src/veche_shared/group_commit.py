@@ -29,6 +29,8 @@ class GroupCommit(Generic[T, R]):
         return (await self.submit_all([item]))[0]
 
     async def submit_all(self, items: Sequence[T]) -> list[R]:
+        if not items:  # nothing to write: do not queue behind another caller's write
+            return []
         loop = asyncio.get_running_loop()
         mine = [(item, loop.create_future()) for item in items]
         self._waiting += mine

@@ -49,3 +49,14 @@ async def test_a_flush_that_loses_results_is_an_error_not_a_silent_gap():
 
     with pytest.raises(RuntimeError, match="2 results for 3"):
         await GroupCommit(short).submit_all([1, 2, 3])
+
+
+async def test_nothing_to_write_returns_at_once_even_while_a_write_is_in_flight():
+    store = Store()
+    group = GroupCommit(store.write)
+    in_flight = asyncio.create_task(group.submit(1))
+    await asyncio.sleep(0)  # the first write has started its round trip
+
+    assert await asyncio.wait_for(group.submit_all([]), timeout=0.005) == []
+    assert await in_flight == 10
+    assert store.commands == [[1]]
