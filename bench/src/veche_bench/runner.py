@@ -379,7 +379,8 @@ async def updates_per_appeal(infra: Infra, namespace: str, appeals: int) -> dict
     counted with the documents.)"""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra.mongo_url)
     try:
-        placed = await client[f"{namespace}_veche_classify"]["incident_members"].count_documents({})
+        classifications = client[f"{namespace}_veche_classify"]["classifications"]
+        placed = await classifications.count_documents({"place_key": {"$exists": True}})
     finally:
         await client.close()
     return {"classify": round(placed / max(appeals, 1))}

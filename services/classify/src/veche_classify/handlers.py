@@ -47,7 +47,7 @@ def register_handlers(
             )
             outgoing.append((str(item.event.event_id), event))
         with store_spans(items, "insert_many", "classifications", store.db.name):
-            recorded = await store.record(outgoing)
+            recorded = await store.record(outgoing, [m.place_key if m else None for m in members])
             await store.enqueue_review([e for e in recorded if e.classification.needs_review])
         return [
             Publication(APPEALS_CLASSIFIED, event, item)

@@ -1,7 +1,9 @@
 """Classify's documents (insert-mostly, ``_id`` = natural key).
 
-* ``classifications`` — one per incoming event (``_id`` = its event id);
-* ``incident_members`` — one per appeal (``_id`` = appeal id): topic, place key, content lemmas;
+* ``classifications`` — one per incoming event (``_id`` = its event id); an appeal's incident
+  membership is its event's ``incident_id`` with the ``place_key`` beside it (indexed with
+  ``at``, for audit). Until 2026-11 each member was also a document of ``incident_members``,
+  written per batch and never read: one insert of ~6 per classify batch, gone;
 * ``incident_places`` — the recent members of one topic at one place (``_id`` = ``topic|place``,
   the lease key): what linking reads, by ``_id``, so no query ever scans the members (FerretDB
   answers only ``_id`` lookups from an index). Rewritten only under that place's lease;
@@ -37,7 +39,6 @@ class ClassifyStore:
     def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
         self.db: AsyncDatabase[Document] = client[database]
         self.classifications = self.db["classifications"]
-        self.incidents = self.db["incident_members"]
         self.places = self.db["incident_places"]
         self.review = self.db["review"]
         self.feedback = self.db["feedback"]
@@ -45,13 +46,18 @@ class ClassifyStore:
 
     async def create_indexes(self) -> None:
         await self.classifications.create_index([("appeal_id", ASCENDING)])
-        await self.incidents.create_index([("place_key", ASCENDING), ("at", ASCENDING)])  # audit
+        await self.classifications.create_index([("place_key", ASCENDING), ("at", ASCENDING)])
         await self.review.create_index([("status", ASCENDING), ("at", ASCENDING)])
 
     async def record(
-        self, decisions: Sequence[tuple[str, AppealClassifiedV1]]
+        self,
+        decisions: Sequence[tuple[str, AppealClassifiedV1]],
+        places: Sequence[str | None] = (),
     ) -> list[AppealClassifiedV1]:
-        """Store each decision once; return the events as first recorded (for republishing)."""
+        """Store each decision once; return the events as first recorded (for republishing).
+
+        ``places`` (aligned with ``decisions`` when given) are the place keys of the incidents the
+        appeals joined."""
         documents = [
             {
                 "_id": source_event_id,
@@ -63,7 +69,10 @@ class ClassifyStore:
                 "at": event.occurred_at,
                 "event": event.model_dump(mode="json", exclude_none=True),
             }
-            for source_event_id, event in decisions
+            | ({"place_key": place} if place else {})
+            for (source_event_id, event), place in zip(
+                decisions, places or [None] * len(decisions), strict=True
+            )
         ]
         stored = await record_once(self.classifications, documents)
         return [AppealClassifiedV1.model_validate(doc["event"]) for doc in stored]
@@ -124,14 +133,11 @@ class ClassifyStore:
     async def add_incident_members(
         self, members: Sequence[Candidate], stored: Sequence[Candidate]
     ) -> None:
-        """Store each member, and fold it into its place's recent members: ``stored`` are the
-        place members the caller read (inside the window), so nothing is read twice. The caller
-        holds the places' leases."""
+        """Fold each member into its place's recent members: ``stored`` are the place members
+        the caller read (inside the window), so nothing is read twice. The caller holds the
+        places' leases. (The membership itself is recorded with the classification.)"""
         if not members:
             return
-        await insert_new(
-            self.incidents, [_member_document(m) | {"_id": m.appeal_id} for m in members]
-        )
         fresh: dict[str, list[Candidate]] = {}
         for member in members:
             fresh.setdefault(_place(member), []).append(member)

@@ -51,3 +51,12 @@ async def test_trained_model_classifies_links_duplicates_and_dead_letters_poison
     db = mongo[settings.database]
     assert await db["classifications"].count_documents({}) == 4
     assert await db["review"].count_documents({"_id": str(vague.appeal_id)}) == 1
+    # membership for audit: the place key sits beside the incident id on the classification
+    stored = {
+        d["appeal_id"]: d
+        async for d in db["classifications"].find({"place_key": {"$exists": True}})
+    }
+    assert (
+        stored[str(pothole.appeal_id)]["place_key"] == stored[str(duplicate.appeal_id)]["place_key"]
+    )
+    assert str(vague.appeal_id) not in stored  # no place, no incident
