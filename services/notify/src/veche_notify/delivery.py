@@ -2,6 +2,7 @@
 
 For every notification of a batch, by its stored state:
 
+* claimed by this run when it was recorded (``claim_on_insert``) — send, as below;
 * ``pending`` — claim it (``sending`` is stored *before* the message leaves), send with retries
   (tenacity: exponential backoff with jitter, transient errors only) under the channel's rate
   limit, then store ``sent`` / ``failed`` / ``gave_up``;
@@ -21,6 +22,7 @@ import random
 import uuid
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
@@ -121,18 +123,30 @@ class Deliverer:
             self._http = httpx.AsyncClient(timeout=self._settings.send_timeout_s)
         return self._http
 
+    def claim_on_insert(
+        self, documents: Sequence[Document], token: str, at: datetime
+    ) -> list[Document]:
+        """The notifications to record, each deliverable one already claimed by ``token``:
+        whoever inserts it first owns it, as with a claim document, one command fewer."""
+        claim = {"status": SENDING, "claim": token, "claimed_at": at}
+        return [d | claim if self._skip_reason(d) is None else d for d in documents]
+
     async def settle(
         self,
         documents: Sequence[Document],
         secrets: Mapping[str, str],
         contexts: Mapping[str, Context] | None = None,
+        claimed_by: str | None = None,
     ) -> dict[str, Document]:
         """Bring every given notification to a final state (see the module docstring); return
-        the states this run knows — all but those another consumer claimed first."""
+        the states this run knows — all but those another consumer claimed first.
+        ``claimed_by``: this run's token in the notifications it recorded already claimed."""
         contexts = contexts or {}
         known = {d["_id"]: d for d in documents if d["status"] not in (PENDING, SENDING)}
         pending = [d for d in documents if d["status"] == PENDING]
-        interrupted = [d for d in documents if d["status"] == SENDING]
+        sending = [d for d in documents if d["status"] == SENDING]
+        mine = [d for d in sending if claimed_by is not None and d.get("claim") == claimed_by]
+        interrupted = [d for d in sending if claimed_by is None or d.get("claim") != claimed_by]
         client = self._http_client()
         senders: dict[str, Sender] = {
             Channel.EMAIL.value: self._email,
@@ -144,9 +158,18 @@ class Deliverer:
         # Chunks go concurrently: one after the other, a batch of 50 appeals (~170 letters) took
         # five claim-and-send rounds in a row (spans: 1.2 s per batch at 50 appeals/s), while
         # the SMTP session pool, not the chunk, is what bounds the letters in flight.
+        send_chunk = self._settings.send_chunk
         known |= await merged_when_all_end(
-            self._claim_and_send(part, senders, secrets, contexts)
-            for part in chunks(deliverable, self._settings.send_chunk)
+            [
+                *(
+                    self._claim_and_send(part, senders, secrets, contexts)
+                    for part in chunks(deliverable, send_chunk)
+                ),
+                *(
+                    self._send_all(part, senders, secrets, contexts)
+                    for part in chunks(mine, send_chunk)
+                ),
+            ]
         )
         resend = [d for d in interrupted if self._resend_interrupted(d)]
         unknown = [d for d in interrupted if not self._resend_interrupted(d)]

@@ -8,6 +8,7 @@ event with the status of each of its notifications (recorded once, republished u
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -112,11 +113,16 @@ class NotifyStage:
         async def notify_batch(items: Sequence[Item[E]]) -> Sequence[Publication]:
             subscriptions, secrets = await self._subscriptions()
             planned = [planner(item.event, subscriptions) for item in items]
-            documents = [
-                notification_document(p, self._renderer, item.event)
-                for item, plans in zip(items, planned, strict=True)
-                for p in plans
-            ]
+            run = uuid.uuid4().hex
+            documents = self._deliverer.claim_on_insert(
+                [
+                    notification_document(p, self._renderer, item.event)
+                    for item, plans in zip(items, planned, strict=True)
+                    for p in plans
+                ],
+                run,
+                utc_now(),
+            )
             with store_spans(items, "insert_many", "notifications", self._store.db.name):
                 existing = await self._store.record_notifications(documents)
             keys = [p.key for plans in planned for p in plans]
@@ -128,7 +134,9 @@ class NotifyStage:
             # what was just inserted is its own current state; only redelivered keys are read
             current = {d["_id"]: d for d in documents if d["_id"] not in existing}
             current |= await self._store.load(existing)
-            final = await self._deliverer.settle(list(current.values()), secrets, contexts)
+            final = await self._deliverer.settle(
+                list(current.values()), secrets, contexts, claimed_by=run
+            )
             # only keys another consumer claimed first are read back
             final |= await self._store.load(k for k in keys if k not in final)
             await self._dead_letter(items, planned, final, dlq)

@@ -3,10 +3,13 @@ unique ``_id``, never an update (an update is the store's dearest operation, and
 is also the only claim that is atomic on every MongoDB-protocol server).
 
 * ``notifications`` — one per unique key (appeal, kind, recipient, channel): the rendered message,
-  written once.
-* ``deliveries`` — what happened to each: ``<key>|sending`` (the claim, stored *before* the
-  message leaves, so a process that dies mid-send leaves a trace that the next delivery of the
-  event reconciles; the first claim wins), ``<key>|final`` (``sent`` | ``failed`` | ``gave_up`` |
+  written once. A deliverable one is written already claimed (``claim`` and ``claimed_at`` in
+  the document): its unique insert is the claim, so a batch's fresh letters need no claim
+  command of their own.
+* ``deliveries`` — what happened to each: ``<key>|sending`` (the claim of a notification that
+  was stored unclaimed, stored *before* the message leaves, so a process that dies mid-send
+  leaves a trace that the next delivery of the event reconciles; the first claim wins),
+  ``<key>|final`` (``sent`` | ``failed`` | ``gave_up`` |
   ``skipped`` | ``unknown``; the first result wins) and ``<key>|dead-letter``. A notification's
   state is its document folded with these: no claim → ``pending``.
 * ``outcomes`` — one per incoming event: the ``appeals.notified.v1`` event it produced,
@@ -158,7 +161,9 @@ class NotifyStore:
 def fold(notification: Mapping[str, Any], steps: Mapping[str, Mapping[str, Any]]) -> Document:
     """A notification's current state from its delivery documents."""
     state: Document = dict(notification) | {"status": PENDING}
-    if claim := steps.get(CLAIM):
+    # claimed by its own insert, or later by a claim document
+    claim = notification if notification.get("claim") else steps.get(CLAIM)
+    if claim:
         state |= {"status": SENDING, "claim": claim["claim"], "claimed_at": claim["claimed_at"]}
     if final := steps.get(FINAL):
         state |= {k: v for k, v in final.items() if k != "_id"}

@@ -44,6 +44,12 @@ async def first_run(store, settings, event, subscription, stop_at):
     """Record and claim like the service does, then die at the given point."""
     planned = plan_routed(event, [subscription])
     documents = [notification_document(p, Renderer(), event) for p in planned]
+    if stop_at == "recorded-claimed":  # the service's own insert: claimed by it, then died
+        claimed = Deliverer(settings, store).claim_on_insert(
+            documents, "dead-process", documents[0]["created_at"]
+        )
+        await store.record_notifications(claimed)
+        return
     await store.record_notifications(documents)
     if stop_at == "recorded":
         return
@@ -106,21 +112,30 @@ async def test_crash_between_send_and_commit_sends_nothing_twice_and_loses_nothi
         sent_then_died = routed(redirected=False, appeal_id=str(uuid.uuid4()), sequence=1)
         claimed_then_died = routed(redirected=False, appeal_id=str(uuid.uuid4()), sequence=2)
         recorded_then_died = routed(redirected=False, appeal_id=str(uuid.uuid4()), sequence=3)
+        inserted_claimed_then_died = routed(
+            redirected=False, appeal_id=str(uuid.uuid4()), sequence=4
+        )
         await first_run(store, settings, sent_then_died, subscription, "sent")
         await first_run(store, settings, claimed_then_died, subscription, "claimed")
         await first_run(store, settings, recorded_then_died, subscription, "recorded")
+        await first_run(
+            store, settings, inserted_claimed_then_died, subscription, "recorded-claimed"
+        )
         letters_before = Counter(x.subject for x in env.letters())
         assert sum(letters_before.values()) == 2  # the first run did send its two letters
 
         notified = await redeliver(
-            env, settings, [sent_then_died, claimed_then_died, recorded_then_died]
+            env,
+            settings,
+            [sent_then_died, claimed_then_died, recorded_then_died, inserted_claimed_then_died],
         )
 
         letters = Counter(x.subject for x in env.letters())
         hooks = Counter(r.headers["x-veche-delivery"] for r in env.recorder.to("/hook"))
 
-    sent_id, claimed_id, recorded_id = (
-        str(e.appeal_id) for e in (sent_then_died, claimed_then_died, recorded_then_died)
+    sent_id, claimed_id, recorded_id, inserted_claimed_id = (
+        str(e.appeal_id)
+        for e in (sent_then_died, claimed_then_died, recorded_then_died, inserted_claimed_then_died)
     )
     # sent, then died: the letters are not sent again; SMTP cannot confirm, so "unknown"
     assert statuses(notified[sent_id]) == {
@@ -143,6 +158,11 @@ async def test_crash_between_send_and_commit_sends_nothing_twice_and_loses_nothi
     assert set(statuses(notified[recorded_id]).values()) == {"sent"}
     assert sum("71-2026-000003" in subject for subject in letters) == 2
     assert sum(1 for key in hooks if key.startswith(recorded_id)) == 1
+    # recorded already claimed (as the service records), then died before anything left: the
+    # same as a claim document — webhook delivered, e-mail reported, not guessed
+    assert statuses(notified[inserted_claimed_id])[("webhook", "webhook")] == "sent"
+    assert statuses(notified[inserted_claimed_id])[("registered", "email")] == "unknown"
+    assert not any("71-2026-000004" in subject for subject in letters)
     assert sum(letters.values()) == 4
     reasons = {n.reason for n in notified[sent_id].notifications if n.status.value == "unknown"}
     assert reasons == {"interrupted mid-send; the channel cannot confirm delivery, not resent"}
