@@ -28,6 +28,13 @@ SQLITE_SYNCHRONOUS="${VECHE_LOCAL_SQLITE_SYNCHRONOUS:-normal}"
 # PyMongo load of `make bench` (docs/PERFORMANCE.md); unset them (empty) for Go's defaults.
 FERRET_GOMAXPROCS="${VECHE_LOCAL_FERRETDB_GOMAXPROCS-1}"
 FERRET_GOGC="${VECHE_LOCAL_FERRETDB_GOGC-400}"
+# Kafka and FerretDB are on every stage's critical path: a service's round trip waits for the
+# store or broker to be scheduled and again for itself. On two cores shared with four services,
+# the load generator and the sinks, a higher priority for the two (nice -5) lets them answer at
+# once: quick bench topic p50/p99 at 25/s 84/277 -> 66/120 ms, at 50/s 349/670 -> 273/538 ms
+# (-10 was no better; the mail sink at -5 too, no better). Needs root (CAP_SYS_NICE): without
+# it they start at the normal priority. Empty: off.
+INFRA_NICE="${VECHE_LOCAL_INFRA_NICE--5}"
 KAFKA_HEAP="${VECHE_LOCAL_KAFKA_HEAP:-512m}"
 KAFKA_START_TIMEOUT="${VECHE_LOCAL_KAFKA_TIMEOUT:-90}"
 MONGO_START_TIMEOUT="${VECHE_LOCAL_MONGO_TIMEOUT:-30}"
@@ -119,6 +126,17 @@ kafka_render_conf() {
   mv "$KAFKA_CONF.tmp" "$KAFKA_CONF"
 }
 
+# PRIORITY: the prefix that starts a component at INFRA_NICE, when this user may raise it.
+infra_priority() {
+  PRIORITY=()
+  [[ -z "$INFRA_NICE" ]] && return 0
+  if [[ "$(nice -n "$INFRA_NICE" nice 2>/dev/null)" == "$INFRA_NICE" ]]; then
+    PRIORITY=(nice -n "$INFRA_NICE")
+  else
+    say "not allowed to set nice $INFRA_NICE (needs root): starting at normal priority"
+  fi
+}
+
 # The JVM command line shared by the storage format step and the broker.
 kafka_java_cmd() {
   KAFKA_CMD=(java -Xmx"$KAFKA_HEAP" -Xms"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
@@ -159,7 +177,8 @@ kafka_up() {
   # (no job control) the background child is not a group leader, so setsid execs in place
   # and $! is the JVM's pid.
   kafka_java_cmd
-  nohup setsid "${KAFKA_CMD[@]}" kafka.Kafka "$KAFKA_CONF" \
+  infra_priority
+  nohup setsid "${PRIORITY[@]}" "${KAFKA_CMD[@]}" kafka.Kafka "$KAFKA_CONF" \
     >"$LOG_DIR/kafka-console.log" 2>&1 </dev/null &
   pid=$!
   printf '%s\n' "$pid" >"$KAFKA_PID"
@@ -265,7 +284,8 @@ ferret_up() {
   local runtime=()
   [[ -n "$FERRET_GOMAXPROCS" ]] && runtime+=("GOMAXPROCS=$FERRET_GOMAXPROCS")
   [[ -n "$FERRET_GOGC" ]] && runtime+=("GOGC=$FERRET_GOGC")
-  nohup setsid env "${runtime[@]}" "$FERRET_BIN" "${args[@]}" \
+  infra_priority
+  nohup setsid "${PRIORITY[@]}" env "${runtime[@]}" "$FERRET_BIN" "${args[@]}" \
     >"$LOG_DIR/ferretdb.log" 2>&1 </dev/null &
   pid=$!
   printf '%s\n' "$pid" >"$FERRET_PID"
