@@ -22,10 +22,12 @@ BACKEND="${VECHE_LOCAL_MONGO_BACKEND:-sqlite}"
 SQLITE_SYNCHRONOUS="${VECHE_LOCAL_SQLITE_SYNCHRONOUS:-normal}"
 # FerretDB's Go runtime shares two cores with Kafka and four services. One scheduler thread
 # (GOMAXPROCS=1) stops idle threads spinning for work after every wakeup: at 10 appeals/s its
-# context switches halved (2 225 -> 1 033/s) and its CPU fell 17 -> 12.5 %. GOGC=400 trades
-# memory (RSS after a quick bench 110 -> 123 MB) for a quarter of the collections: GC marking was 13 % of its
-# CPU profile at 50 appeals/s; with 400 its CPU fell 40 -> 35 %. Both measured with the
-# PyMongo load of `make bench` (docs/PERFORMANCE.md); unset them (empty) for Go's defaults.
+# context switches halved (2 225 -> 1 033/s) and its CPU fell 17 -> 12.5 %; the price is
+# concurrent single updates (786 instead of 1 781/s; Veche batches its updates). GOGC=400
+# trades memory (RSS after a quick bench 110 -> 123 MB) for a quarter of the collections: GC
+# marking was 13 % of its CPU profile at 50 appeals/s; with 400 its CPU fell 40 -> 35 %.
+# Measured with `make bench` and deploy/local/bench_store.py (docs/PERFORMANCE.md); empty:
+# Go's defaults.
 FERRET_GOMAXPROCS="${VECHE_LOCAL_FERRETDB_GOMAXPROCS-1}"
 FERRET_GOGC="${VECHE_LOCAL_FERRETDB_GOGC-400}"
 # Kafka and FerretDB are on every stage's critical path: a service's round trip waits for the

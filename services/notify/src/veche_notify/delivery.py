@@ -146,7 +146,8 @@ class Deliverer:
         pending = [d for d in documents if d["status"] == PENDING]
         sending = [d for d in documents if d["status"] == SENDING]
         mine = [d for d in sending if claimed_by is not None and d.get("claim") == claimed_by]
-        interrupted = [d for d in sending if claimed_by is None or d.get("claim") != claimed_by]
+        mine_ids = {d["_id"] for d in mine}
+        interrupted = [d for d in sending if d["_id"] not in mine_ids]
         client = self._http_client()
         senders: dict[str, Sender] = {
             Channel.EMAIL.value: self._email,
