@@ -23,7 +23,7 @@ SQLITE_SYNCHRONOUS="${VECHE_LOCAL_SQLITE_SYNCHRONOUS:-normal}"
 # FerretDB's Go runtime shares two cores with Kafka and four services. One scheduler thread
 # (GOMAXPROCS=1) stops idle threads spinning for work after every wakeup: at 10 appeals/s its
 # context switches halved (2 225 -> 1 033/s) and its CPU fell 17 -> 12.5 %; the price is
-# concurrent single updates (786 instead of 1 781/s; Veche batches its updates). GOGC=400
+# concurrent single updates (747 instead of 1 781/s; Veche batches its updates). GOGC=400
 # trades memory (RSS after a quick bench 110 -> 123 MB) for a quarter of the collections: GC
 # marking was 13 % of its CPU profile at 50 appeals/s; with 400 its CPU fell 40 -> 35 %.
 # Measured with `make bench` and deploy/local/bench_store.py (docs/PERFORMANCE.md); empty:
