@@ -2,8 +2,9 @@ import json
 import uuid
 
 import pytest
-from pydantic import ValidationError
+from pydantic import BaseModel, EmailStr, ValidationError
 from veche_shared.events import AppealReceivedV1, Contact
+from veche_shared.events.email import normalised_email
 from veche_shared.kafka import describe_error
 from veche_shared.testing.events import received
 from veche_shared.topics import APPEALS_RECEIVED, PIPELINE, all_topics
@@ -51,3 +52,36 @@ def test_every_pipeline_topic_is_versioned_and_has_a_dead_letter_twin():
         assert topic.name.endswith(".v1")
         assert f"{topic.name}.dlq" in names
     assert APPEALS_RECEIVED.qualified("t1") == "t1.appeals.received.v1"
+
+
+class _WithEmailStr(BaseModel):
+    email: EmailStr
+
+
+@pytest.mark.parametrize(
+    "address", ["Ivan.Petrov@Example.ORG", "  ivan@example.org ", "жалоба@пример.рф"]
+)
+def test_email_address_is_normalised_exactly_like_pydantics_email_str(address):
+    assert Contact(email=address).email == _WithEmailStr(email=address).email
+
+
+@pytest.mark.parametrize("address", ["ivan.petrov-at-mail.ru", "ivan@", "@example.org", "a b@c.d"])
+def test_email_address_rejects_what_email_str_rejects_every_time(address):
+    for _ in range(2):  # a rejected address is not remembered as valid
+        with pytest.raises(ValidationError):
+            Contact(email=address)
+        with pytest.raises(ValidationError):
+            _WithEmailStr(email=address)
+
+
+def test_an_address_seen_before_is_not_validated_again():
+    normalised_email.cache_clear()
+    for _ in range(3):
+        Contact(email="citizen@example.org")
+    info = normalised_email.cache_info()
+    assert (info.misses, info.hits) == (1, 2)
+
+
+def test_email_address_keeps_the_email_format_in_the_event_schema():
+    schema = Contact.model_json_schema()["properties"]["email"]
+    assert {"type": "string", "format": "email"} in schema["anyOf"]

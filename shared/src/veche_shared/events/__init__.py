@@ -31,6 +31,7 @@ from .appeal import (
     Urgency,
 )
 from .base import Contract, Event, new_event_id, utc_now
+from .email import EmailAddress
 
 __all__ = [
     "AnswerOutcome",
@@ -51,6 +52,7 @@ __all__ = [
     "Contract",
     "DeadlineKind",
     "Deadlines",
+    "EmailAddress",
     "Event",
     "Executor",
     "ExecutorLevel",

@@ -9,9 +9,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import ClassVar
 
-from pydantic import AwareDatetime, EmailStr, Field, HttpUrl
+from pydantic import AwareDatetime, Field, HttpUrl
 
 from .base import Contract, Event
+from .email import EmailAddress
 
 
 class Channel(StrEnum):
@@ -41,7 +42,7 @@ class Contact(Contract):
     """How the citizen asked to be answered. Personal data: never log it."""
 
     name: str | None = Field(default=None, max_length=200)
-    email: EmailStr | None = None
+    email: EmailAddress | None = None
     phone: str | None = Field(default=None, pattern=r"^\+?[0-9][0-9 ()\-]{6,20}$")
     postal_address: str | None = Field(default=None, max_length=500)
 
@@ -156,7 +157,7 @@ class Executor(Contract):
     organisation: str
     department: str | None = None
     level: ExecutorLevel
-    contact_email: EmailStr | None = None
+    contact_email: EmailAddress | None = None
 
 
 class Territory(Contract):

@@ -6,11 +6,12 @@ import hashlib
 import uuid
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from veche_shared.events import (
     AnswerOutcome,
     AppealAnsweredV1,
     AppealReceivedV1,
+    EmailAddress,
     Executor,
     ExecutorLevel,
 )
@@ -42,7 +43,7 @@ class AnswerSubmission(BaseModel):
     organisation: str = Field(min_length=1, max_length=300)
     department: str | None = Field(default=None, max_length=300)
     level: ExecutorLevel = ExecutorLevel.MUNICIPAL
-    contact_email: EmailStr | None = None
+    contact_email: EmailAddress | None = None
     answered_at: AwareDatetime
     outcome: AnswerOutcome
     answer_ref: str | None = Field(default=None, max_length=100)

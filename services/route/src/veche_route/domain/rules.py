@@ -18,8 +18,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
-from veche_shared.events import Executor, ExecutorLevel
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from veche_shared.events import EmailAddress, Executor, ExecutorLevel
 
 from .territory import Municipality
 
@@ -34,7 +34,7 @@ class ExecutorSpec(BaseModel):
     body: str | None = Field(default=None, max_length=100)
     organisation: str | None = Field(default=None, min_length=1, max_length=300)
     department: str | None = Field(default=None, max_length=300)
-    contact_email: EmailStr | None = None
+    contact_email: EmailAddress | None = None
     from_municipality: str | None = Field(default=None, max_length=50)
 
     @model_validator(mode="after")
