@@ -127,6 +127,11 @@ class IngestStore:
 
     # -- appeals -------------------------------------------------------------------------
 
+    async def queue_publication(self, appeal_id: str, registered_at: datetime) -> None:
+        """The appeal's outbox entry, written before the appeal itself (an entry whose appeal
+        never comes is removed by :meth:`pending_publication`)."""
+        await self._new_outbox.insert([{"_id": appeal_id, "at": registered_at}])
+
     async def save_received(
         self,
         event: AppealReceivedV1,
@@ -136,10 +141,9 @@ class IngestStore:
         idempotency_key: str | None,
         private: Mapping[str, Any] | None = None,
     ) -> bool:
-        """Store the appeal and its outbox entry; False if the appeal id is already stored."""
+        """Store the appeal (after :meth:`queue_publication`: an appeal is never stored without
+        the relay knowing of it); False if the appeal id is already stored."""
         appeal = event.appeal
-        # the outbox entry first: an appeal is never stored without the relay knowing of it
-        await self._new_outbox.insert([{"_id": str(event.appeal_id), "at": appeal.registered_at}])
         [stored] = await self._new_appeals.insert(
             [
                 {

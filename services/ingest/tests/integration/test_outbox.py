@@ -109,3 +109,40 @@ async def test_relay_drops_outbox_entries_of_appeals_never_stored(runtime):
     assert await relay.relay_once() == 0
     assert published == []
     assert await store.outbox.find_one({"_id": "never-stored"}) is None
+
+
+class NumberOnlyBesideTheOutboxEntry(IngestStore):
+    """Gives out a registration number only once the appeal's outbox entry is stored: a
+    registration that writes the two one after the other never gets its number."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.entry_stored = asyncio.Event()
+
+    async def queue_publication(self, appeal_id, registered_at):
+        await super().queue_publication(appeal_id, registered_at)
+        self.entry_stored.set()
+
+    async def next_sequence(self, key):
+        await asyncio.wait_for(self.entry_stored.wait(), timeout=5)
+        return await super().next_sequence(key)
+
+
+async def test_the_outbox_entry_is_written_beside_the_number_not_after_it(runtime):
+    settings = runtime.settings
+    assert isinstance(settings, IngestSettings)
+    store = NumberOnlyBesideTheOutboxEntry(runtime.client, settings.database)
+    await store.create_indexes()
+    published: list[AppealReceivedV1] = []
+
+    async def publish(event: AppealReceivedV1, headers: Mapping[str, str]) -> None:
+        published.append(event)
+
+    registrar = Registrar(
+        store, publish, region_code="71", publish_timeout=5, on_published=lambda _: None
+    )
+    submission = AppealSubmission(text="Не горит фонарь у дома 3 на улице Кирова")
+    registered = await registrar.register(submission.to_intake())
+    assert [str(e.appeal_id) for e in published] == [registered.appeal_id]
+    assert await store.is_queued(registered.appeal_id)  # nobody marked it published here
+    assert (await store.appeal(registered.appeal_id) or {}).get("registration_number")
