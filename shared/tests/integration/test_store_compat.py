@@ -4,8 +4,9 @@ named by VECHE_MONGO_URL (FerretDB locally, MongoDB in production)."""
 import asyncio
 
 import pytest
+from pydantic import BaseModel
 from pymongo.errors import DuplicateKeyError
-from veche_shared.mongo import GroupInsert, chunks, insert_new, record_once
+from veche_shared.mongo import GroupInsert, chunks, insert_new, record_events_once
 
 pytestmark = pytest.mark.integration
 
@@ -43,11 +44,21 @@ async def test_group_insert_tells_each_caller_what_was_new_and_stores_the_first_
     assert len(stored) == 32
 
 
-async def test_record_once_returns_the_first_recorded_version(db):
-    first = await record_once(db.outputs, [{"_id": "e1", "event": {"event_id": "first"}}])
-    again = await record_once(db.outputs, [{"_id": "e1", "event": {"event_id": "second"}}])
-    assert first[0]["event"]["event_id"] == "first"
-    assert again[0]["event"]["event_id"] == "first"
+class Output(BaseModel):
+    event_id: str
+
+
+async def test_record_events_once_returns_the_first_recorded_version(db):
+    def recorded(event):
+        return {"_id": "e1", "event": event.model_dump()}
+
+    given = Output(event_id="first")
+    first = await record_events_once(db.outputs, [recorded(given)], [given])
+    redelivered = Output(event_id="second")
+    again = await record_events_once(db.outputs, [recorded(redelivered)], [redelivered])
+    assert first == [given]
+    assert again == [Output(event_id="first")]  # the stored version, parsed as its type
+    assert isinstance(again[0], Output)
 
 
 async def test_exactly_one_of_many_concurrent_inserts_of_one_id_wins(db):

@@ -26,7 +26,7 @@ from typing import Any
 from pymongo import ASCENDING, DESCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 from veche_shared.events import AppealClassifiedV1, utc_now
-from veche_shared.mongo import Document, chunks, insert_new, record_once
+from veche_shared.mongo import Document, chunks, insert_new, record_events_once
 
 from .domain.incidents import Candidate, retained
 
@@ -74,8 +74,9 @@ class ClassifyStore:
                 decisions, places or [None] * len(decisions), strict=True
             )
         ]
-        stored = await record_once(self.classifications, documents)
-        return [AppealClassifiedV1.model_validate(doc["event"]) for doc in stored]
+        return await record_events_once(
+            self.classifications, documents, [event for _, event in decisions]
+        )
 
     async def latest(self, appeal_id: str) -> AppealClassifiedV1 | None:
         cursor = self.classifications.find({"appeal_id": appeal_id}).sort("at", DESCENDING)

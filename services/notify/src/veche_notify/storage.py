@@ -27,7 +27,7 @@ from typing import Any
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from veche_shared.events import AppealNotifiedV1, utc_now
-from veche_shared.mongo import Document, GroupInsert, chunks, insert_new, record_once
+from veche_shared.mongo import Document, GroupInsert, chunks, insert_new, record_events_once
 
 PENDING = "pending"
 SENDING = "sending"
@@ -129,8 +129,7 @@ class NotifyStore:
             }
             for source_event_id, event in outcomes
         ]
-        stored = await record_once(self.outcomes, documents)
-        return [AppealNotifiedV1.model_validate(doc["event"]) for doc in stored]
+        return await record_events_once(self.outcomes, documents, [event for _, event in outcomes])
 
     # subscriptions -------------------------------------------------------------------------
 

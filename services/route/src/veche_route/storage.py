@@ -33,7 +33,7 @@ from pymongo import ASCENDING, DESCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 from veche_shared.events import AppealDeadlineV1, AppealRoutedV1
-from veche_shared.mongo import Document, chunks, insert_new, record_once
+from veche_shared.mongo import Document, chunks, insert_new, record_events_once
 
 from .domain.deadlines import due_keys_until, first_look, watch_key
 from .domain.ruleset import Change
@@ -91,8 +91,7 @@ class RouteStore:
             }
             for source_event_id, event in decisions
         ]
-        stored = await record_once(self.routings, documents)
-        return [AppealRoutedV1.model_validate(doc["event"]) for doc in stored]
+        return await record_events_once(self.routings, documents, [event for _, event in decisions])
 
     async def record_assignments(self, routed: Sequence[tuple[str, AppealRoutedV1]]) -> None:
         """One document per body of each recorded decision (a redelivery finds them there), and
