@@ -14,12 +14,16 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from faststream import ContextRepo
 from faststream.kafka import KafkaBroker
 from faststream.kafka.opentelemetry import KafkaTelemetryMiddleware
+from faststream.kafka.opentelemetry.provider import KafkaTelemetrySettingsProvider
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
 from faststream.kafka.response import KafkaPublishCommand
 from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.message import StreamMessage
 from faststream.opentelemetry.middleware import BaseTelemetryMiddleware
+from opentelemetry.propagate import inject
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.semconv.trace import SpanAttributes
+from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry
 
 from .settings import ServiceSettings
@@ -38,13 +42,31 @@ DLQ_FAILED_AT = "x-veche-failed-at"
 MAX_ERROR_MESSAGE = 1000
 
 
+_PUBLISH_ATTRIBUTES = KafkaTelemetrySettingsProvider()
+
+
 class _ProducerSpansOnly(BaseTelemetryMiddleware[KafkaPublishCommand]):
     async def consume_scope(self, call_next: Any, msg: StreamMessage[Any]) -> Any:
         return await call_next(msg)
 
+    async def publish_scope(self, call_next: Any, msg: KafkaPublishCommand) -> Any:
+        """One ``publish`` span per event, a child of the current span (the record's, or the
+        registration's), whose context travels in the headers.
+
+        FastStream puts an empty ``create`` span above every publish it did not start inside a
+        consumer span of its own — here, every publish: a tenth of an appeal's spans, saying
+        nothing, on the busiest path."""
+        attributes = _PUBLISH_ATTRIBUTES.get_publish_attrs_from_cmd(msg)
+        attributes[SpanAttributes.MESSAGING_OPERATION] = "publish"
+        with self._tracer.start_as_current_span(
+            f"{msg.destination} publish", kind=SpanKind.PRODUCER, attributes=attributes
+        ):
+            inject(msg.headers)
+            return await call_next(msg)
+
 
 class ProducerTelemetryMiddleware(KafkaTelemetryMiddleware):
-    """FastStream's producer spans and ``traceparent`` injection, without its consumer spans.
+    """Producer spans and ``traceparent`` injection, without FastStream's consumer spans.
 
     Every consumer here is a batch subscriber, for which FastStream opens a new root trace per
     batch (a ``create`` and a ``process`` span that only link to the records): an orphan trace

@@ -145,3 +145,8 @@ async def test_a_consumed_batch_leaves_spans_only_in_the_appeals_trace(infra, to
     assert spans, "the producer spans are recorded"
     assert {format(s.context.trace_id, "032x") for s in spans} == {trace_id}
     assert not any(s.name.endswith(" process") for s in spans)
+    # one producer span per event (no empty "create" span above it), and the next stage
+    # continues from it
+    [publish] = spans
+    assert publish.name == f"{settings.topic_name(APPEALS_CLASSIFIED)} publish"
+    assert headers["traceparent"].split("-")[2] == format(publish.context.span_id, "016x")
