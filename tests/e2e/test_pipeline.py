@@ -6,6 +6,7 @@ import asyncio
 import signal
 import time
 from collections import Counter
+from typing import Any
 
 import httpx
 import pytest
@@ -102,6 +103,21 @@ async def test_appeals_reach_notified_exactly_once_in_one_trace(stack, infra, to
     names = {s["name"] for s in read_spans(stack.sink_out) if s["trace_id"] == trace_id}
     assert "POST /appeals" in names
     assert any(n.startswith("insert_many") for n in names)  # store calls are in the trace too
+    assert f"{topics}.{APPEALS_NOTIFIED.name} publish" in names
+    assert not any(n.endswith(" create") for n in names)  # no empty span above each publish
+
+    def timeline_spans() -> list[dict[str, Any]] | None:
+        spans = [
+            s
+            for s in read_spans(stack.sink_out)
+            if s["trace_id"] == trace_id and s["service"] == "ingest" and "process" in s["name"]
+        ]
+        return spans if len(spans) >= 3 else None  # classified, routed, notified
+
+    # ingest's timeline: each event's process span, its batch size on it, no store span under it
+    timeline = await until(timeline_spans, timeout=20)
+    assert all(s["attributes"]["veche.timeline.batch_size"] >= 1 for s in timeline)
+    assert not any("timeline" in n for n in names | {s["name"] for s in timeline})
 
 
 async def test_malformed_message_lands_in_the_dlq_while_the_next_valid_one_is_processed(

@@ -7,12 +7,14 @@ from typing import Any
 
 from faststream.kafka import KafkaBroker
 from veche_shared.events import Event
-from veche_shared.pipeline import BatchConsumer, Item, Publication, store_spans
+from veche_shared.pipeline import BatchConsumer, Item, Publication
 from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_NOTIFIED, APPEALS_ROUTED
 
 from .domain.timeline import timeline_entry
 from .settings import IngestSettings
 from .storage import IngestStore
+
+TIMELINE_BATCH = "veche.timeline.batch_size"  # events written to the timeline together
 
 
 def register_handlers(
@@ -23,8 +25,12 @@ def register_handlers(
     events that arrive together cost one status write instead of three."""
 
     async def record_timeline(items: Sequence[Item[Event]]) -> Sequence[Publication]:
-        with store_spans(items, "insert_many", "timeline", store.db.name):
-            await store.add_timeline([timeline_entry(item.event) for item in items])
+        # Each event's own process span covers its write; no store span under it. The
+        # projection is off the appeal's path and gathers for a second, so a child span per
+        # event told nothing the process span does not, and was ~15 % of an appeal's spans.
+        for item in items:
+            item.span.set_attribute(TIMELINE_BATCH, len(items))
+        await store.add_timeline([timeline_entry(item.event) for item in items])
         return ()
 
     consumer: BatchConsumer[Any] = BatchConsumer(
