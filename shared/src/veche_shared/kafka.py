@@ -139,6 +139,9 @@ def create_broker(
             KafkaPrometheusMiddleware(registry=registry, app_name=settings.service_name),
         ],
         logger=log,
+        # FastStream's "Received"/"Processed" pair for every batch of every consumer: debug
+        # detail (VECHE_LOG_LEVEL=DEBUG shows it); what went wrong is logged at WARNING and up.
+        log_level=logging.DEBUG,
     )
 
 

@@ -1,6 +1,7 @@
 """BatchConsumer on the real broker: poison to the DLQ with headers, the partition continues."""
 
 import asyncio
+import logging
 
 import pytest
 from faststream.kafka import KafkaBroker
@@ -14,6 +15,7 @@ from veche_shared.kafka import (
     DLQ_ORIGINAL_OFFSET,
     DLQ_ORIGINAL_TOPIC,
     create_broker,
+    raw_decoder,
 )
 from veche_shared.pipeline import BatchConsumer, Publication
 from veche_shared.settings import ServiceSettings
@@ -150,3 +152,28 @@ async def test_a_consumed_batch_leaves_spans_only_in_the_appeals_trace(infra, to
     [publish] = spans
     assert publish.name == f"{settings.topic_name(APPEALS_CLASSIFIED)} publish"
     assert headers["traceparent"].split("-")[2] == format(publish.context.span_id, "016x")
+
+
+async def test_per_batch_received_and_processed_logs_are_debug_detail(infra, topics, caplog):
+    settings = Settings(namespace=f"{topics}l", kafka_bootstrap=infra.kafka_bootstrap)
+    await ensure_topics(infra.kafka_bootstrap, settings.namespace)
+    broker = create_broker(settings, tracer_provider=None, registry=CollectorRegistry())
+    consumed = asyncio.Event()
+    source = settings.topic_name(APPEALS_RECEIVED)
+
+    @broker.subscriber(
+        source, group_id="logs", batch=True, auto_offset_reset="earliest", decoder=raw_decoder
+    )
+    async def consume(bodies: list[bytes]) -> None:
+        consumed.set()
+
+    with caplog.at_level(logging.DEBUG, logger="veche_shared.kafka"):
+        async with broker:
+            await broker.start()
+            await produce(infra.kafka_bootstrap, source, [received().to_bytes()], key=b"k")
+            await asyncio.wait_for(consumed.wait(), timeout=20)
+    service_messages = [
+        r.levelno for r in caplog.records if r.getMessage() in ("Received", "Processed")
+    ]
+    assert service_messages  # still there for whoever asks for debug logs
+    assert set(service_messages) == {logging.DEBUG}
