@@ -27,7 +27,7 @@ def register_handlers(
     async def record_timeline(items: Sequence[Item[Event]]) -> Sequence[Publication]:
         # Each event's own process span covers its write; no store span under it. The
         # projection is off the appeal's path and gathers for a second, so a child span per
-        # event told nothing the process span does not, and was ~15 % of an appeal's spans.
+        # event told nothing the process span does not, and was a tenth of an appeal's spans.
         for item in items:
             item.span.set_attribute(TIMELINE_BATCH, len(items))
         await store.add_timeline([timeline_entry(item.event) for item in items])
