@@ -4,6 +4,7 @@ delivers the same event (same event id, same trace) once Kafka is back."""
 import asyncio
 from collections.abc import Mapping
 from datetime import timedelta
+from typing import TypeVar
 
 import pytest
 from veche_ingest.app import build_intake, received_publisher
@@ -19,6 +20,8 @@ from veche_shared.topics import APPEALS_RECEIVED
 
 pytestmark = pytest.mark.integration
 
+S = TypeVar("S", bound=IngestStore)
+
 
 @pytest.fixture
 async def runtime(infra, topics):
@@ -30,6 +33,24 @@ async def runtime(infra, topics):
     yield running
     await running.broker.stop()
     await running.client.close()
+
+
+async def prepared_store(runtime: Runtime, store_type: type[S]) -> S:
+    settings = runtime.settings
+    assert isinstance(settings, IngestSettings)
+    store = store_type(runtime.client, settings.database)
+    await store.create_indexes()
+    return store
+
+
+class KeptHere:
+    """A publish that keeps the events it is given (Kafka not involved)."""
+
+    def __init__(self) -> None:
+        self.events: list[AppealReceivedV1] = []
+
+    async def __call__(self, event: AppealReceivedV1, headers: Mapping[str, str]) -> None:
+        self.events.append(event)
 
 
 async def kafka_that_never_answers(event: AppealReceivedV1, headers: Mapping[str, str]) -> None:
@@ -95,19 +116,12 @@ async def test_confirmed_appeals_are_marked_published_in_batches(runtime):
 async def test_relay_drops_outbox_entries_of_appeals_never_stored(runtime):
     """The request died between the outbox entry and the appeal: nothing was accepted, so the
     relay publishes nothing for it and clears the entry."""
-    settings = runtime.settings
-    assert isinstance(settings, IngestSettings)
-    store = IngestStore(runtime.client, settings.database)
-    await store.create_indexes()
-    published: list[AppealReceivedV1] = []
-
-    async def publish(event: AppealReceivedV1, headers: Mapping[str, str]) -> None:
-        published.append(event)
-
+    store = await prepared_store(runtime, IngestStore)
+    publish = KeptHere()
     await store.outbox.insert_one({"_id": "never-stored", "at": utc_now() - timedelta(minutes=5)})
     relay = OutboxRelay(store, publish, grace=timedelta(seconds=1), interval=60)
     assert await relay.relay_once() == 0
-    assert published == []
+    assert publish.events == []
     assert await store.outbox.find_one({"_id": "never-stored"}) is None
 
 
@@ -129,20 +143,13 @@ class NumberOnlyBesideTheOutboxEntry(IngestStore):
 
 
 async def test_the_outbox_entry_is_written_beside_the_number_not_after_it(runtime):
-    settings = runtime.settings
-    assert isinstance(settings, IngestSettings)
-    store = NumberOnlyBesideTheOutboxEntry(runtime.client, settings.database)
-    await store.create_indexes()
-    published: list[AppealReceivedV1] = []
-
-    async def publish(event: AppealReceivedV1, headers: Mapping[str, str]) -> None:
-        published.append(event)
-
+    store = await prepared_store(runtime, NumberOnlyBesideTheOutboxEntry)
+    publish = KeptHere()
     registrar = Registrar(
         store, publish, region_code="71", publish_timeout=5, on_published=lambda _: None
     )
     submission = AppealSubmission(text="Не горит фонарь у дома 3 на улице Кирова")
     registered = await registrar.register(submission.to_intake())
-    assert [str(e.appeal_id) for e in published] == [registered.appeal_id]
+    assert [str(e.appeal_id) for e in publish.events] == [registered.appeal_id]
     assert await store.is_queued(registered.appeal_id)  # nobody marked it published here
     assert (await store.appeal(registered.appeal_id) or {}).get("registration_number")
