@@ -1,6 +1,8 @@
 from email import message_from_bytes, policy
+from email.header import decode_header, make_header
 
-from veche_notify.channels import EmailSender, Outgoing
+import pytest
+from veche_notify.channels import EmailSender, Outgoing, encoded_header
 from veche_notify.settings import NotifySettings
 
 NOTICE = Outgoing(
@@ -46,3 +48,40 @@ def test_non_ascii_headers_are_left_to_the_email_package():
 def test_a_header_value_with_a_bare_line_break_is_not_sent_raw():
     sender = EmailSender(NotifySettings(mail_from="Veche <noreply@veche.local>\nBcc: x@y.z"))
     assert sender.wire_letter(NOTICE) is None
+
+
+SUBJECTS = [
+    NOTICE.subject,
+    "Короткая тема",
+    "Обращение 71-2026-000123: ответ 🏠 получен — «кавычки», ёлки и ЁЖ " * 3,
+    "Appeal 71-2026-000123 registered",
+    "An ASCII subject long enough that it cannot stay on the first line of the header at all",
+    "looks =?utf-8?b?encoded?= but is not",
+    "a tab\there and\r\nBcc: injected@example.org",
+    "",
+]
+
+
+@pytest.mark.parametrize("subject", SUBJECTS)
+def test_encoded_subject_decodes_to_the_subject_within_line_limits(subject: str) -> None:
+    value = encoded_header(subject, "Subject")
+    assert value.isascii()
+    lines = f"Subject: {value}".split("\n")
+    assert all(len(line) <= 78 for line in lines)
+    assert all(line.startswith(" ") for line in lines[1:])  # folds, never a new header
+    assert all(len(word) <= 75 for word in value.split())  # RFC 2047's limit per word
+    assert str(make_header(decode_header(value))) == subject
+
+
+def test_a_plain_short_ascii_subject_is_sent_as_it_is() -> None:
+    assert encoded_header("Appeal registered", "Subject") == "Appeal registered"
+
+
+def test_the_email_package_reads_the_fast_subject_in_a_whole_letter() -> None:
+    for subject in SUBJECTS:
+        letter = Outgoing(NOTICE.key, NOTICE.address, subject, NOTICE.body)
+        wire = EmailSender(NotifySettings()).wire_letter(letter)
+        assert wire is not None
+        received = parsed(wire)
+        assert received["Subject"] == subject
+        assert received["Bcc"] is None  # a line break in a subject never starts a header
