@@ -104,12 +104,17 @@ class GroupInsert:
     ``veche_shared.group_commit``); each caller learns which of its documents were new. Of two
     documents with one ``_id`` in flight together, the first to arrive is the one stored."""
 
-    def __init__(self, collection: AsyncCollection[Document]) -> None:
+    def __init__(self, collection: AsyncCollection[Document], *, linger_s: float = 0.0) -> None:
         self._collection = collection
-        self._group: GroupCommit[Mapping[str, Any], bool] = GroupCommit(self._flush)
+        self._group: GroupCommit[Mapping[str, Any], bool] = GroupCommit(
+            self._flush, linger_s=linger_s
+        )
 
-    async def insert(self, documents: Sequence[Mapping[str, Any]]) -> list[bool]:
-        return await self._group.submit_all(documents)
+    async def insert(
+        self, documents: Sequence[Mapping[str, Any]], *, linger: bool = False
+    ) -> list[bool]:
+        """``linger``: more documents are on their way; wait up to the linger for them."""
+        return await self._group.submit_all(documents, linger=linger)
 
     async def _flush(self, documents: list[Mapping[str, Any]]) -> list[bool]:
         first: dict[Any, int] = {}

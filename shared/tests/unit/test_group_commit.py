@@ -60,3 +60,42 @@ async def test_nothing_to_write_returns_at_once_even_while_a_write_is_in_flight(
     assert await asyncio.wait_for(group.submit_all([]), timeout=0.005) == []
     assert await in_flight == 10
     assert store.commands == [[1]]
+
+
+async def test_with_a_linger_items_arriving_within_it_share_the_first_write():
+    store = Store()
+    group = GroupCommit(store.write, linger_s=0.02)
+
+    async def later(n: int, delay: float) -> list[int]:
+        await asyncio.sleep(delay)
+        return await group.submit_all([n], linger=True)
+
+    results = await asyncio.gather(*(later(n, n * 0.002) for n in range(5)))
+
+    assert results == [[0], [10], [20], [30], [40]]
+    assert store.commands == [[0, 1, 2, 3, 4]]  # without the linger: [0], then [1, 2, 3, 4]
+
+
+async def test_a_caller_that_does_not_linger_writes_at_once_for_those_lingering():
+    store = Store()
+    group = GroupCommit(store.write, linger_s=10.0)  # a moment far longer than the test
+    lingering = [asyncio.create_task(group.submit_all([n], linger=True)) for n in range(3)]
+    await asyncio.sleep(0.001)
+
+    last = await asyncio.wait_for(group.submit_all([3]), timeout=0.5)
+
+    assert last == [30]
+    assert await asyncio.wait_for(asyncio.gather(*lingering), timeout=0.5) == [[0], [10], [20]]
+    assert store.commands == [[0, 1, 2, 3]]
+
+
+async def test_a_caller_cancelled_during_the_linger_does_not_hold_up_the_others():
+    store = Store()
+    group = GroupCommit(store.write, linger_s=0.02)
+    first = asyncio.create_task(group.submit_all([1], linger=True))
+    second = asyncio.create_task(group.submit_all([2], linger=True))
+    await asyncio.sleep(0.005)
+    first.cancel()
+
+    assert await asyncio.wait_for(second, timeout=0.5) == [20]
+    assert [2] in store.commands or [1, 2] in store.commands

@@ -16,7 +16,9 @@ from .storage import NotifyStore
 def create_app(settings: NotifySettings | None = None) -> ServiceApp:
     settings = settings or NotifySettings()
     runtime = Runtime.create(settings)
-    store = NotifyStore(runtime.client, settings.database)
+    store = NotifyStore(
+        runtime.client, settings.database, result_linger_s=settings.result_gather_ms / 1000
+    )
     renderer = Renderer(settings.templates_override_dir, settings.region_code)
     deliverer = Deliverer(settings, store)
     register_handlers(runtime.broker, settings, store, renderer, deliverer)

@@ -103,6 +103,9 @@ class Deliverer:
         # one HTTP client (connection pool, TLS context) for the process: building one per batch
         # cost more CPU than the batch's webhooks and SMS together
         self._http: httpx.AsyncClient | None = None
+        # sends under way in this process: while others are still out, a result lingers
+        # (NotifyStore's result gathering) to share their insert; the last one writes at once
+        self._sending = 0
         # one limiter per channel for the whole process: a burst never floods a relay
         self._limiters = {
             Channel.EMAIL: limiter(settings.email_rate_per_s),
@@ -192,9 +195,9 @@ class Deliverer:
         return await self._send_all(claimed, senders, secrets, contexts)
 
     async def _finish(
-        self, results: Sequence[tuple[Document, Mapping[str, Any]]]
+        self, results: Sequence[tuple[Document, Mapping[str, Any]]], *, linger: bool = False
     ) -> dict[str, Document]:
-        await self._store.finish([(d["_id"], fields) for d, fields in results])
+        await self._store.finish([(d["_id"], fields) for d, fields in results], linger=linger)
         return {d["_id"]: d | dict(fields) for d, fields in results}
 
     def _skip_reason(self, document: Document) -> str | None:
@@ -235,10 +238,11 @@ class Deliverer:
         secrets: Mapping[str, str],
         contexts: Mapping[str, Context],
     ) -> dict[str, Document]:
-        """Send concurrently and store each result the moment its send ends (results that end
-        together share one insert): a letter the relay accepted is not left ``sending`` while
-        the rest of its chunk is still being sent, so a crash can only catch it in the instant
-        between the relay's reply and this write."""
+        """Send concurrently and store each result as its send ends (results that end within
+        the result gathering, ``VECHE_RESULT_GATHER_MS``, share one insert; the last send under
+        way writes at once): a letter the relay accepted is not left ``sending`` while the rest
+        of its chunk is still being sent, so a crash can only catch it in the moment between
+        the relay's reply and this write."""
         return await merged_when_all_end(
             self._send_and_record(d, senders, secrets, contexts.get(d["_id"])) for d in documents
         )
@@ -250,8 +254,13 @@ class Deliverer:
         secrets: Mapping[str, str],
         context: Context | None,
     ) -> dict[str, Document]:
-        result = await self._send_one(document, senders, secrets, context)
-        return await self._finish([(document, result.fields(document.get("attempts") or 0))])
+        self._sending += 1
+        try:
+            result = await self._send_one(document, senders, secrets, context)
+        finally:
+            self._sending -= 1
+        fields = result.fields(document.get("attempts") or 0)
+        return await self._finish([(document, fields)], linger=self._sending > 0)
 
     async def _send_one(
         self,

@@ -68,3 +68,9 @@ class NotifySettings(ServiceSettings):
     send_chunk: int = Field(
         default=40, ge=1, le=40, description="notifications claimed and sent together"
     )
+    result_gather_ms: float = Field(
+        default=10.0,
+        ge=0,
+        le=1000,
+        description="a send's result waits this long for others to share its insert",
+    )

@@ -35,7 +35,7 @@ class ProcessKilledError(Exception):
 
 
 class DiesBeforeRecordingResults(NotifyStore):
-    async def finish(self, results):
+    async def finish(self, results, *, linger=False):
         if results:
             raise ProcessKilledError("killed after sending, before recording the results")
 
