@@ -97,8 +97,10 @@ async def relay(args: argparse.Namespace, stage: Stage, stop: asyncio.Event) -> 
         await client.close()
 
 
-def parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__)
+def parse(
+    argv: list[str] | None, parser: argparse.ArgumentParser | None = None
+) -> argparse.Namespace:
+    parser = parser or argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stage", choices=sorted(STAGES), required=True)
     parser.add_argument("--inserts", type=int, default=1, help="documents stored per appeal")
     parser.add_argument("--updates", type=int, default=0, help="of them updated per appeal")

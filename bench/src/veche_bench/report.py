@@ -27,6 +27,7 @@ class Results:
     veche: SystemResult | None = None
     relay: SystemResult | None = None
     naive: SystemResult | None = None
+    naive_io: SystemResult | None = None  # (c′): the naive shape without the domain work
     store: dict[str, float | None] = field(default_factory=dict)
     documents: dict[str, tuple[float, float]] = field(default_factory=dict)
     plan: dict[str, int] = field(default_factory=dict)
@@ -95,6 +96,14 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
             "",
         ),
         (
+            "(c′) naive, I/O only (no domain work): appeals/s · a/c′",
+            "",
+            "",
+            f"{_n(results.saturation(results.naive_io))} · "
+            f"{_n(ratio(a, results.saturation(results.naive_io)), 1)}",
+            "",
+        ),
+        (
             "latency @50/s via topic, p50/p95/p99 ms",
             _latency(results.phase(veche, "topic-50")),
             _latency(results.phase(relay, "topic-50")),
@@ -150,7 +159,7 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
             )
         )
     sat = {s: results.phase(s, "saturation") for s in (veche, relay, naive)}
-    for name in (*SERVICE_PROCESSES, "kafka", "ferretdb", "load"):
+    for name in (*SERVICE_PROCESSES, "mail-sink", "kafka", "ferretdb", "load"):
         stage = STAGE_OF.get(name, name)
         table.append(
             (
@@ -427,7 +436,8 @@ def kept_block(previous: str | None) -> list[str]:
 def write_docs(results: Results, summary: str) -> None:
     settings = results.settings
     previous = settings.docs.read_text() if settings.docs.exists() else None
-    notes = [n for s in (results.veche, results.relay, results.naive) if s for n in s.notes]
+    systems = (results.veche, results.relay, results.naive, results.naive_io)
+    notes = [n for s in systems if s for n in s.notes]
     text = "\n".join(
         [
             "# Performance",
@@ -477,10 +487,16 @@ def write_docs(results: Results, summary: str) -> None:
             "that inserts one entry per event and updates one summary per appeal in each "
             "batch, as ingest does. "
             "No domain logic: the ceiling of this hardware and store.",
-            "- **(c) naive** (`veche_bench.naive`): the same records and documents written the "
-            "tutorial way — FastStream handler per message, `insert_one` per document, "
-            "`update_one` per status change (as many as Veche makes), a publish awaited per "
-            "message. It has no domain logic either, so it is the best case of that style.",
+            "- **(c) naive** (`veche_bench.naive --domain`): the same pipeline written the "
+            "tutorial way — FastStream handler per message, Veche's own domain code per message "
+            "(`veche_bench.domain`: the trained model, the rule book, the templates and the SMTP "
+            "sender, letters one after another to a mail sink of its own), `insert_one` per "
+            "document (the same documents as (b)), `update_one` per status change (as many as "
+            "Veche makes), a publish awaited per message. Where the style leaves room it is "
+            "given the best case: no incident linking, the seed rule book held in memory, SMTP "
+            "sessions reused, no SMS or webhooks. **(c′) naive, I/O only**: the same shape "
+            "with no domain work at all — records forwarded unchanged (before session 11 this "
+            "was the table's (c)): what the tutorial shape costs with nothing to do.",
             "- **store**: `deploy/local/bench_store.py` on the same server.",
             "- **scale-out**: the same backlog twice, through one classify process and then "
             "through two in the same consumer group (6 partitions); `classified/s` is the "
@@ -511,8 +527,8 @@ def write_docs(results: Results, summary: str) -> None:
             "`SERVICE_ENV` (extra environment of the services; by default it lifts notify's "
             "e-mail/SMS quotas, which model a provider's limit, not the pipeline's), "
             "`PORT_OFFSET` (300), `STORE_DOCS`, `STORE_OPS`, `SKIP` (any of http, topic, "
-            "scaleout, soak, relay, naive, store), `LABEL`, `WRITE_DOCS`. A faster store is "
-            "measured by pointing `VECHE_MONGO_URL` at it. The last line printed is "
+            "scaleout, soak, relay, naive, naive_io, store), `LABEL`, `WRITE_DOCS`. A faster "
+            "store is measured by pointing `VECHE_MONGO_URL` at it. The last line printed is "
             "`e2e <N> appeals/s; a/b <x>; a/c <y>; p99@50 <z> ms`.",
             "",
         ]

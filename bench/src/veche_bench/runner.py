@@ -22,7 +22,7 @@ from typing import Any, Self
 
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
-from veche_shared.devtools.stack import Stack
+from veche_shared.devtools.stack import MAIL_HTTP_PORT, MAIL_SMTP_PORT, Stack
 from veche_shared.testing.infra import Infra
 from veche_shared.topics import APPEALS_RECEIVED, all_topics
 from veche_shared.topics_cli import ensure_topics
@@ -249,7 +249,11 @@ class Veche(System):
         self.progress("veche: starting the four services", 0, 1)
         await asyncio.to_thread(self.stack.up, 180.0)
         self.sampler.watch(
-            {name: pid for name in SERVICES if (pid := self.stack.pid(name)) is not None}
+            {
+                name: pid
+                for name in (*SERVICES, "mail-sink")
+                if (pid := self.stack.pid(name)) is not None
+            }
         )
 
     def stop(self) -> None:
@@ -306,6 +310,9 @@ class Relay(System):
         await asyncio.to_thread(self._spawn)
         self.sampler.watch({stage: child.pid for stage, child in self.children.items()})
 
+    def extra_args(self) -> list[str]:
+        return []
+
     def _spawn(self) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         for stage in STAGES:
@@ -327,6 +334,7 @@ class Relay(System):
                         self.infra.kafka_bootstrap,
                         "--mongo",
                         self.infra.mongo_url,
+                        *self.extra_args(),
                     ],
                     stdout=log,
                     stderr=subprocess.STDOUT,
@@ -345,9 +353,52 @@ class Relay(System):
                 child.wait()
 
 
-class Naive(Relay):
+class NaiveIO(Relay):
+    """(c′) the naive shape with nothing but the I/O: records forwarded unchanged."""
+
     module = "veche_bench.naive"
+    kind = "naive_io"
+
+
+class Naive(NaiveIO):
+    """(c) the same pipeline the tutorial way: Veche's domain work once per message, its
+    letters to a mail sink of its own (the same sink as Veche's, on its own port)."""
+
     kind = "naive"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.smtp_port = MAIL_SMTP_PORT + self.settings.port_offset + 20
+        self.mail = self.log_dir / "mail"
+
+    def extra_args(self) -> list[str]:
+        return ["--domain", "--smtp-port", str(self.smtp_port)]
+
+    def _spawn(self) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with (self.log_dir / "mail-sink.log").open("ab") as log:
+            self.children["mail-sink"] = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "veche_notify.mail_sink",
+                    "serve",
+                    "--smtp-port",
+                    str(self.smtp_port),
+                    "--http-port",
+                    str(MAIL_HTTP_PORT + self.settings.port_offset + 20),
+                    "--folder",
+                    str(self.mail),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        super()._spawn()
+
+    def stop(self) -> None:
+        super().stop()
+        shutil.rmtree(self.mail, ignore_errors=True)
 
 
 async def documents_per_appeal(
