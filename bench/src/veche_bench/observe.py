@@ -188,8 +188,12 @@ class Sample:
     rss_mb: float
 
 
+STEAL = "steal"  # the machine's CPU the hypervisor gave to others: the same code runs slower
+
+
 class Sampler:
-    """CPU (% of one core) and resident memory of named processes, once a second."""
+    """CPU (% of one core) and resident memory of named processes, once a second; and under
+    :data:`STEAL`, the CPU time the virtual machine waited for its host (% of one core)."""
 
     def __init__(self, interval: float = 1.0) -> None:
         self.interval = interval
@@ -211,6 +215,7 @@ class Sampler:
             self._processes.pop(name, None)
 
     async def start(self) -> None:
+        psutil.cpu_times_percent(None)  # the first call only starts the measurement
         self._task = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
@@ -232,6 +237,8 @@ class Sampler:
                     self._processes.pop(name, None)
                     continue
                 self.samples[name].append(Sample(now, cpu, rss))
+            steal = getattr(psutil.cpu_times_percent(None), "steal", 0.0) * psutil.cpu_count()
+            self.samples[STEAL].append(Sample(now, steal, 0.0))
 
     def usage(self, window: Window) -> dict[str, tuple[float, float]]:
         """Per process: mean CPU % and peak RSS (MB) over the window."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .observe import STEAL
 from .runner import PhaseResult, SystemResult
 from .settings import SOAK_SHARE, BenchSettings
 from .stats import ratio, slope_per_minute, summary_line
@@ -80,6 +81,12 @@ def _usage(phase: PhaseResult | None, name: str) -> str:
         return "–"
     cpu, rss = phase.usage[name]
     return f"{cpu:.0f}% CPU, {rss:.0f} MB"
+
+
+def _steal(phase: PhaseResult | None) -> str:
+    if phase is None or STEAL not in phase.usage:
+        return "–"
+    return f"{phase.usage[STEAL][0]:.0f}%"
 
 
 def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
@@ -170,6 +177,15 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                 "",
             )
         )
+    table.append(
+        (
+            "at saturation: CPU the host took (steal, % of a core)",
+            _steal(sat[veche]),
+            _steal(sat[relay]),
+            _steal(sat[naive]),
+            "",
+        )
+    )
     if veche and veche.rss:
         for name in SERVICE_PROCESSES:
             samples = veche.rss.get(name, [])
@@ -279,8 +295,10 @@ def limits_text(results: Results) -> list[str]:
     if phase is None:
         return ["(no saturation phase was run)"]
     lines = []
-    total = sum(cpu for cpu, _ in phase.usage.values())
-    for name in (*SERVICE_PROCESSES, "kafka", "ferretdb"):
+    usage = {name: value for name, value in phase.usage.items() if name != STEAL}
+    total = sum(cpu for cpu, _ in usage.values())
+    steal = phase.usage.get(STEAL, (0.0, 0.0))[0]
+    for name in (*SERVICE_PROCESSES, "mail-sink", "kafka", "ferretdb"):
         if name not in phase.usage:
             continue
         cpu, rss = phase.usage[name]
@@ -290,16 +308,19 @@ def limits_text(results: Results) -> list[str]:
                 if cpu >= 85
                 else "not CPU-bound — it waits on the store and the broker (batched round trips)"
             )
+        elif name == "mail-sink":
+            verdict = "the local stand-in for an SMTP relay (aiosmtpd), on the same two cores"
         else:
             verdict = "shared infrastructure on the same two cores"
         lines.append(f"- **{name}**: {cpu:.0f}% of one core, {rss:.0f} MB resident — {verdict}.")
-    lines += cpu_per_appeal_text(results, phase.usage)
-    load = phase.usage.get("load", (0.0, 0.0))[0]
+    lines += cpu_per_appeal_text(results, usage)
+    load = usage.get("load", (0.0, 0.0))[0]
     lines.append(
         f"- **the machine**: the watched processes used {total:.0f}% of the 200% two cores "
-        f"give ({load:.0f}% of it the load generator); other work on the machine (other "
-        "namespaces, other users of the broker and store) is not in these figures but competes "
-        "for the same cores."
+        f"give ({load:.0f}% of it the load generator), and the host took {steal:.0f}% of a core "
+        "(steal: this virtual machine's CPUs waiting for the hypervisor — the main cause of "
+        "the spread between identical runs); other work on the machine is not in these "
+        "figures but competes for the same cores."
     )
     store_inserts = results.store.get("inserts/s (insert_many, 500/batch)")
     documents = sum(d for d, _ in results.documents.values())
@@ -354,9 +375,8 @@ def cpu_per_appeal_text(results: Results, usage: Mapping[str, tuple[float, float
             "real work: every letter (3-4 per appeal) is rendered, built as MIME and sent over "
             "SMTP (reused sessions, but MAIL, RCPT, DATA and the text are four round trips per "
             "letter; aiosmtplib does not pipeline) to the local mail sink, and each send is a "
-            "span. The baselines send nothing, so this is the domain "
-            "work (a) does and (b), (c) do not; the stage with the most CPU per appeal caps "
-            "the pipeline on two shared cores."
+            "span. The relay (b) sends nothing, so this is domain work (a) does and (b) does "
+            "not; the stage with the most CPU per appeal caps the pipeline on two shared cores."
         )
     return lines
 
