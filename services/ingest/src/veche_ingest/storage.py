@@ -232,7 +232,7 @@ class IngestStore:
             "status": status.value,
             "trace_id": appeal.get("trace_id"),
             "flags": appeal.get("flags", []),
-            **_summary_fields(appeal),
+            **_summary_fields(appeal, entries),
             "timeline": [
                 {
                     "stage": e["stage"],
@@ -295,6 +295,12 @@ def _status_update(change: StatusChange) -> UpdateOne:
     return UpdateOne({"_id": change.appeal_id}, update)
 
 
-def _summary_fields(appeal: Document) -> dict[str, Any]:
+def _summary_fields(appeal: Document, entries: Sequence[Document]) -> dict[str, Any]:
+    """The status summary as the entries shown beside it say it: their status write follows
+    their insert, so a view read in between would show a stage without its fields (a notified
+    appeal with no executor). Fields the entries do not give come from the stored summary."""
     keys = ("topic", "urgency", "territory", "executor", "answer_by")
-    return {key: appeal[key] for key in keys if appeal.get(key) is not None}
+    fields = {key: appeal[key] for key in keys if appeal.get(key) is not None}
+    for change in status_changes(entries):
+        fields |= {key: value for key, value in change.fields.items() if value is not None}
+    return fields

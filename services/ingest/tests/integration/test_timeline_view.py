@@ -44,3 +44,31 @@ async def test_an_appeal_stored_with_its_entry_in_both_places_shows_it_once(topi
     view = await store.appeal_view(appeal_id)
 
     assert [e["stage"] for e in view["timeline"]] == ["received"]
+
+
+async def test_a_view_read_before_the_status_write_still_shows_the_stage_fields(topics, mongo):
+    """The timeline inserts its entries, then writes the status summary: a view read in
+    between shows the routed stage, so it shows who answers too (from the entry)."""
+    store = IngestStore(mongo, IngestSettings(namespace=f"{topics}tl3").database)
+    appeal_id = await stored(store, legacy=False)
+    document = await store.appeals.find_one({"_id": appeal_id})
+    routed_entry = {
+        "_id": "routed-event-1",
+        "appeal_id": appeal_id,
+        "stage": "routed",
+        "at": document["registered_at"],
+        "summary": {
+            "executor": "Администрация города Тулы",
+            "territory_code": "70701000",
+            "answer_by": "2027-01-15T20:59:59+00:00",
+        },
+    }
+    future_entry = routed_entry | {"_id": "from-a-newer-version", "stage": "archived"}
+    await store.timeline.insert_many([routed_entry, future_entry])  # no summary write yet
+
+    view = await store.appeal_view(appeal_id)
+
+    assert view["status"] == "routed"
+    assert view["executor"] == "Администрация города Тулы"
+    assert view["territory"] == "70701000"
+    assert view["answer_by"] == "2027-01-15T20:59:59+00:00"

@@ -130,6 +130,8 @@ def status_changes(entries: Iterable[dict[str, Any]]) -> list[StatusChange]:
     an appeal's events that arrive together are written once."""
     changes: dict[str, StatusChange] = {}
     for entry in sorted(entries, key=lambda e: e["at"]):  # a later entry's fields win
+        if entry["stage"] not in _STAGE_VALUES:  # written by a newer version: not ours to fold
+            continue
         appeal_id = entry["appeal_id"]
         rank = STAGE_ORDER[Stage(entry["stage"])]
         change = changes.get(appeal_id)
