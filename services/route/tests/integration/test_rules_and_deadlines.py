@@ -455,7 +455,10 @@ async def test_an_extended_term_is_watched_anew_once_across_two_watchers(infra, 
     the old term's look sends nothing and the extended term gets due-soon and overdue; before a
     look's time no tick reads it."""
     settings = settings_for(infra, topics, watch_interval_s=3600)  # only the start-up tick
-    appeal = classified(topic="roads", text="В Алексине провал асфальта на мосту")
+    # registered now, not on the factories' fixed date: its looks must still lie ahead
+    appeal = classified(
+        topic="roads", text="В Алексине провал асфальта на мосту", registered_at=utc_now()
+    )
     bootstrap, deadline_topic = infra.kafka_bootstrap, settings.topic_name(APPEALS_DEADLINE)
     async with (
         TopicReader(bootstrap, settings.topic_name(APPEALS_ROUTED)) as routed_out,
