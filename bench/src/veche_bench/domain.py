@@ -19,7 +19,7 @@ from veche_notify.channels import DeliveryError, EmailSender, Outgoing
 from veche_notify.domain.plan import Channel, Planned, plan_routed
 from veche_notify.domain.render import Renderer
 from veche_notify.settings import NotifySettings
-from veche_route.domain.routing import Router
+from veche_route.app import build_router
 from veche_route.settings import RouteSettings
 from veche_shared.events import (
     AppealClassifiedV1,
@@ -49,14 +49,7 @@ def classify_step() -> Step:
 
 
 def route_step() -> Step:
-    settings = RouteSettings()
-    router = Router.from_files(
-        settings.region_file,
-        settings.rules_file,
-        settings.receiving_body,
-        settings.terms_file,
-        settings.copy_topic_confidence,
-    )
+    router = build_router(RouteSettings())
 
     async def route(value: bytes) -> bytes:  # the seed file's rules, as route starts with them
         return router.route(AppealClassifiedV1.from_bytes(value)).to_bytes()

@@ -57,17 +57,22 @@ def rule_source(store: RouteStore, router: Router, settings: RouteSettings) -> R
     )
 
 
-def create_app(settings: RouteSettings | None = None) -> ServiceApp:
-    settings = settings or RouteSettings()
-    runtime = Runtime.create(settings)
-    store = RouteStore(runtime.client, settings.database)
-    router = Router.from_files(
+def build_router(settings: RouteSettings) -> Router:
+    """Territory, seed rules and terms from the configured files."""
+    return Router.from_files(
         settings.region_file,
         settings.rules_file,
         settings.receiving_body,
         settings.terms_file,
         settings.copy_topic_confidence,
     )
+
+
+def create_app(settings: RouteSettings | None = None) -> ServiceApp:
+    settings = settings or RouteSettings()
+    runtime = Runtime.create(settings)
+    store = RouteStore(runtime.client, settings.database)
+    router = build_router(settings)
     rules = rule_source(store, router, settings)
     watcher = DeadlineWatcher(
         store=store,
