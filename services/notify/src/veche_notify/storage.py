@@ -54,7 +54,7 @@ class NotifyStore:
         self.subscriptions = self.db["subscriptions"]
         # results that end within the linger, or while a write is in flight, share the next
         # insert (group commit): at saturation one insert for every two letters (1 044 for
-        # 2 176) was a fifth of notify's busy samples; lingering, one per ten. A relay's 250
+        # 2 176) was a fifth of notify's busy samples; lingering, one per ~15. A relay's 250
         # stays unrecorded at most this much longer.
         self._results = GroupInsert(self.deliveries, linger_s=result_linger_s)
         self._subscriptions: list[Document] | None = None
