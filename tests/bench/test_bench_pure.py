@@ -10,7 +10,9 @@ import uuid
 import pytest
 from veche_bench.appeals import received_event, submission
 from veche_bench.load import open_loop
-from veche_bench.report import KEPT_BEGIN, KEPT_END, kept_block
+from veche_bench.observe import STEAL, WindowResult
+from veche_bench.report import KEPT_BEGIN, KEPT_END, core_ms_per_appeal, kept_block
+from veche_bench.runner import PhaseResult
 from veche_bench.settings import load
 from veche_bench.stages import STAGES, documents, outgoing, own_updates
 from veche_bench.stats import (
@@ -192,3 +194,28 @@ def test_the_hand_written_block_survives_regeneration_markers_and_all():
     assert kept_block(f"x\n{KEPT_BEGIN}\nsoak\n") == [KEPT_BEGIN, "soak", KEPT_END, ""]
     assert kept_block("# Performance\n") == []
     assert kept_block(None) == []
+
+
+def test_core_ms_per_appeal_counts_the_system_not_the_load_or_the_host():
+    window = WindowResult(
+        registered=1000,
+        notified=1000,
+        latency_ms=Latency.of([]),
+        censored=0,
+        notified_rate=100.0,
+        classified_rate=None,
+        classified_p50_ms=None,
+        classified_duplicates=0,
+        classified_redeliveries=0,
+        notified_duplicates=0,
+    )
+    usage = {
+        "notify": (40.0, 1.0),
+        "ferretdb": (30.0, 1.0),
+        "load": (90.0, 1.0),
+        STEAL: (50.0, 0.0),
+    }
+    phase = PhaseResult("sat", None, {}, window, usage, 10.0)
+
+    assert core_ms_per_appeal(phase) == pytest.approx(7.0)  # 70 % of a core for 100 appeals/s
+    assert core_ms_per_appeal(None) is None

@@ -83,6 +83,17 @@ def _usage(phase: PhaseResult | None, name: str) -> str:
     return f"{cpu:.0f}% CPU, {rss:.0f} MB"
 
 
+def core_ms_per_appeal(phase: PhaseResult | None) -> float | None:
+    """CPU the system's processes spent per appeal drained (the load generator and the host's
+    steal left out): the work per appeal, which the host's share of the machine does not move
+    the way it moves a drain rate."""
+    rate = phase.window.notified_rate if phase else None
+    if phase is None or not rate:
+        return None
+    busy = sum(cpu for name, (cpu, _) in phase.usage.items() if name not in ("load", STEAL))
+    return busy * 10 / rate  # % of a core = 10 core-ms per second
+
+
 def _steal(phase: PhaseResult | None) -> str:
     if phase is None or STEAL not in phase.usage:
         return "–"
@@ -183,6 +194,16 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
             _steal(sat[veche]),
             _steal(sat[relay]),
             _steal(sat[naive]),
+            "",
+        )
+    )
+    cost = {system: core_ms_per_appeal(sat[system]) for system in (veche, relay, naive)}
+    table.append(
+        (
+            "at saturation: core-ms per appeal, all watched processes (steal not counted)",
+            _n(cost[veche], 1),
+            _n(cost[relay], 1),
+            _n(cost[naive], 1),
             "",
         )
     )
