@@ -10,7 +10,7 @@ import uuid
 import pytest
 from veche_bench.appeals import received_event, submission
 from veche_bench.load import open_loop
-from veche_bench.observe import STEAL, WindowResult
+from veche_bench.observe import STEAL, Sample, Sampler, Window, WindowResult
 from veche_bench.report import KEPT_BEGIN, KEPT_END, core_ms_per_appeal, kept_block
 from veche_bench.runner import PhaseResult
 from veche_bench.settings import load
@@ -219,3 +219,17 @@ def test_core_ms_per_appeal_counts_the_system_not_the_load_or_the_host():
 
     assert core_ms_per_appeal(phase) == pytest.approx(7.0)  # 70 % of a core for 100 appeals/s
     assert core_ms_per_appeal(None) is None
+
+
+def test_a_process_that_lived_through_part_of_a_window_counts_as_idle_for_the_rest():
+    sampler = Sampler()
+    for tick in range(10):  # ten one-second ticks; the host's steal is sampled at every one
+        sampler.samples[STEAL].append(Sample(100.0 + tick, 0.0, 0.0))
+        sampler.samples["notify"].append(Sample(100.0 + tick, 40.0, 130.0 + tick))
+    sampler.samples["load"] = [Sample(100.0, 100.0, 50.0), Sample(101.0, 80.0, 60.0)]
+
+    usage = sampler.usage(Window(99.5, 109.5))
+
+    assert usage["notify"] == (pytest.approx(40.0), 139.0)
+    assert usage["load"] == (pytest.approx(18.0), 60.0)  # 180 %-seconds over ten seconds
+    assert sampler.usage(Window(200.0, 210.0)) == {}
