@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from veche_shared.events import (
     AppealDeadlineV1,
@@ -20,6 +20,8 @@ from veche_shared.events import (
 from veche_shared.testing.events import snapshot
 
 APPEAL_ID = "6f4deb8c-4263-435a-ac74-86ab8d28432e"
+# a fixed day: the letters' dates are asserted as text ("20.12.2026"); no clock is involved
+REGISTERED_AT = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 ROADS = Executor(
     code="aleksin:roads",
     organisation="Администрация города Алексин",
@@ -42,7 +44,7 @@ GOVERNOR = Executor(
 
 
 def appeal(email: str | None = "citizen@example.org", phone: str | None = None, sequence: int = 1):
-    base = snapshot(email=email, sequence=sequence)
+    base = snapshot(email=email, sequence=sequence, registered_at=REGISTERED_AT)
     return base.model_copy(
         update={"contact": Contact(name="Иван Петров", email=email, phone=phone)}
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 
 from ..events import (
     AppealClassifiedV1,
@@ -14,6 +14,7 @@ from ..events import (
     Contact,
     Location,
     Urgency,
+    utc_now,
 )
 
 SAMPLE_TEXT = "В Алексине на улице Мира огромная яма на дороге, машины бьют колёса. Примите меры."
@@ -28,7 +29,10 @@ def snapshot(
     channel: Channel = Channel.PORTAL,
     registered_at: datetime | None = None,
 ) -> AppealSnapshot:
-    registered = registered_at or datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
+    # Registered now, not on a fixed day: an appeal registered on a fixed day falls due on a
+    # fixed day, and from then on every deadline watch in a shared test database reported it
+    # (the route suite began to fail 30 days after its tests were written).
+    registered = registered_at or utc_now()
     return AppealSnapshot(
         registration_number=f"71-{registered.year}-{sequence:06d}",
         registered_at=registered,
