@@ -11,8 +11,15 @@ import pytest
 from veche_bench.appeals import received_event, submission
 from veche_bench.load import open_loop
 from veche_bench.observe import STEAL, Sample, Sampler, Window, WindowResult
-from veche_bench.report import KEPT_BEGIN, KEPT_END, core_ms_per_appeal, kept_block
-from veche_bench.runner import PhaseResult
+from veche_bench.report import (
+    KEPT_BEGIN,
+    KEPT_END,
+    Results,
+    core_ms_per_appeal,
+    kept_block,
+    limits_text,
+)
+from veche_bench.runner import PhaseResult, SystemResult
 from veche_bench.settings import load
 from veche_bench.stages import STAGES, documents, outgoing, own_updates
 from veche_bench.stats import (
@@ -233,3 +240,51 @@ def test_a_process_that_lived_through_part_of_a_window_counts_as_idle_for_the_re
     assert usage["notify"] == (pytest.approx(40.0), 139.0)
     assert usage["load"] == (pytest.approx(18.0), 60.0)  # 180 %-seconds over ten seconds
     assert sampler.usage(Window(200.0, 210.0)) == {}
+
+
+def _saturation(usage: dict[str, tuple[float, float]]) -> Results:
+    window = WindowResult(
+        registered=3000,
+        notified=3000,
+        latency_ms=Latency.of([]),
+        censored=0,
+        notified_rate=200.0,
+        classified_rate=None,
+        classified_p50_ms=None,
+        classified_duplicates=0,
+        classified_redeliveries=0,
+        notified_duplicates=0,
+    )
+    veche = SystemResult("veche", {"saturation": PhaseResult("sat", None, {}, window, usage, 15)})
+    return Results(settings=load([]), veche=veche)
+
+
+def test_the_limits_name_what_a_stage_waits_on_and_an_idle_machine():
+    usage = {
+        "classify": (20.0, 400.0),
+        "notify": (45.0, 130.0),
+        "mail-sink": (25.0, 50.0),
+        "ferretdb": (30.0, 150.0),
+        "load": (5.0, 60.0),
+        STEAL: (0.0, 0.0),
+    }
+    text = "\n".join(limits_text(_saturation(usage)))
+
+    assert (
+        "**classify**: 20% of one core, 400 MB resident — not CPU-bound — it waits on the "
+        "store and the broker" in text
+    )
+    assert (
+        "**notify**: 45% of one core, 130 MB resident — not CPU-bound — it waits on the "
+        "store, the broker and the SMTP relay" in text
+    )
+    assert "used 125% of the 200%" in text
+    assert "75% of the machine stayed idle" in text  # a chain of waits, not the cores, bounds it
+
+
+def test_a_full_machine_is_not_called_idle_and_a_saturated_loop_is_called_cpu_bound():
+    usage = {"notify": (95.0, 130.0), "ferretdb": (80.0, 150.0), STEAL: (10.0, 0.0)}
+    text = "\n".join(limits_text(_saturation(usage)))
+
+    assert "**notify**: 95% of one core, 130 MB resident — CPU-bound" in text
+    assert "stayed idle" not in text

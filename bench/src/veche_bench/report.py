@@ -310,6 +310,15 @@ def plot(results: Results, path: Path) -> None:
     plt.close(figure)
 
 
+# what a stage that is not CPU-bound waits on (its round trips, batched)
+WAITS_ON = {
+    "": "the store and the broker (batched round trips)",
+    "notify": "the store, the broker and the SMTP relay (batched round trips; 3-4 letters "
+    "per appeal, four round trips each)",
+}
+IDLE_MACHINE = 170  # % of the two cores: below this the drain did not fill the machine
+
+
 def limits_text(results: Results) -> list[str]:
     """What stops each stage, read off the saturation phase's CPU figures."""
     phase = results.phase(results.veche, "saturation")
@@ -327,7 +336,7 @@ def limits_text(results: Results) -> list[str]:
             verdict = (
                 "CPU-bound: its one event loop is saturated — more replicas (partitions allow 6)"
                 if cpu >= 85
-                else "not CPU-bound — it waits on the store and the broker (batched round trips)"
+                else f"not CPU-bound — it waits on {WAITS_ON.get(name, WAITS_ON[''])}"
             )
         elif name == "mail-sink":
             verdict = "the local stand-in for an SMTP relay (aiosmtpd), on the same two cores"
@@ -336,12 +345,18 @@ def limits_text(results: Results) -> list[str]:
         lines.append(f"- **{name}**: {cpu:.0f}% of one core, {rss:.0f} MB resident — {verdict}.")
     lines += cpu_per_appeal_text(results, usage)
     load = usage.get("load", (0.0, 0.0))[0]
+    idle = (
+        f" {200 - total - steal:.0f}% of the machine stayed idle: the drain was bounded by a "
+        "stage's chain of waits, not by the cores."
+        if total + steal < IDLE_MACHINE
+        else ""
+    )
     lines.append(
         f"- **the machine**: the watched processes used {total:.0f}% of the 200% two cores "
         f"give ({load:.0f}% of it the load generator), and the host took {steal:.0f}% of a core "
         "(steal: this virtual machine's CPUs waiting for the hypervisor — the main cause of "
         "the spread between identical runs); other work on the machine is not in these "
-        "figures but competes for the same cores."
+        f"figures but competes for the same cores.{idle}"
     )
     store_inserts = results.store.get("inserts/s (insert_many, 500/batch)")
     documents = sum(d for d, _ in results.documents.values())
@@ -397,7 +412,9 @@ def cpu_per_appeal_text(results: Results, usage: Mapping[str, tuple[float, float
             "SMTP (reused sessions, but MAIL, RCPT, DATA and the text are four round trips per "
             "letter; aiosmtplib does not pipeline) to the local mail sink, and each send is a "
             "span. The relay (b) sends nothing, so this is domain work (a) does and (b) does "
-            "not; the stage with the most CPU per appeal caps the pipeline on two shared cores."
+            "not. Its batch is one chain per process — decode and render, insert, send, "
+            "record, publish — and while a batch's synchronous stretches run, none of its "
+            "letters moves: the stage with the most work per appeal caps the pipeline."
         )
     return lines
 
