@@ -203,19 +203,24 @@ def test_the_hand_written_block_survives_regeneration_markers_and_all():
     assert kept_block(None) == []
 
 
-def test_core_ms_per_appeal_counts_the_system_not_the_load_or_the_host():
-    window = WindowResult(
-        registered=1000,
-        notified=1000,
+def _drained(appeals: int, rate: float) -> WindowResult:
+    """A saturation window: every appeal notified, at ``rate`` appeals/s."""
+    return WindowResult(
+        registered=appeals,
+        notified=appeals,
         latency_ms=Latency.of([]),
         censored=0,
-        notified_rate=100.0,
+        notified_rate=rate,
         classified_rate=None,
         classified_p50_ms=None,
         classified_duplicates=0,
         classified_redeliveries=0,
         notified_duplicates=0,
     )
+
+
+def test_core_ms_per_appeal_counts_the_system_not_the_load_or_the_host():
+    window = _drained(1000, 100.0)
     usage = {
         "notify": (40.0, 1.0),
         "ferretdb": (30.0, 1.0),
@@ -243,18 +248,7 @@ def test_a_process_that_lived_through_part_of_a_window_counts_as_idle_for_the_re
 
 
 def _saturation(usage: dict[str, tuple[float, float]]) -> Results:
-    window = WindowResult(
-        registered=3000,
-        notified=3000,
-        latency_ms=Latency.of([]),
-        censored=0,
-        notified_rate=200.0,
-        classified_rate=None,
-        classified_p50_ms=None,
-        classified_duplicates=0,
-        classified_redeliveries=0,
-        notified_duplicates=0,
-    )
+    window = _drained(3000, 200.0)
     veche = SystemResult("veche", {"saturation": PhaseResult("sat", None, {}, window, usage, 15)})
     return Results(settings=load([]), veche=veche)
 
