@@ -191,8 +191,14 @@ def _alive(pid: int) -> bool:
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError):
+    """The process and its children (each is started as a group leader); a process someone
+    started by hand in another group (its pid written over ours) gets the signal alone, or
+    ``stop`` would wait for ever for a process it never signalled."""
+    try:
         os.killpg(pid, sig)
+    except ProcessLookupError:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
 
 def _http_ok(url: str) -> bool:
