@@ -6,8 +6,8 @@ Those are the two windows in which a crash decides between a lost letter and a d
 
     uv run --frozen python services/notify/scripts/send_windows.py --letters 40 --rate 20 --runs 3
 
-The 250 time is the sink's: it names each ``.eml`` by the moment it stored the letter, just
-before replying. The ``sent`` time is taken when the store write returns.
+The 250 time is the sink's: it stamps each letter (``X-Sink-Received``) with the moment it
+stored it, just before replying. The ``sent`` time is taken when the store write returns.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +38,10 @@ class TimedStore(NotifyStore):
 
     landed: dict[str, float]
 
-    async def finish(self, results: Sequence[tuple[str, Mapping[str, Any]]]) -> None:
-        await super().finish(results)
+    async def finish(
+        self, results: Sequence[tuple[str, Mapping[str, Any]]], *, linger: bool = False
+    ) -> None:
+        await super().finish(results, linger=linger)
         for key, _ in results:
             self.landed[key] = time.time()
 
@@ -72,16 +74,14 @@ async def one_run(count: int, rate: float, smtp_port: int, folder: Path) -> str:
     ]
     try:
         await store.record_notifications(documents)
-        keys = [d["_id"] for d in documents]
+        keys = [str(d["_id"]) for d in documents]
         await Deliverer(settings, store).settle(list((await store.load(keys)).values()), {})
         final = await store.load(keys)
     finally:
         await client.drop_database(settings.database)
         await client.close()
     replied = {
-        x.notification: datetime.strptime(x.received_at, "%Y%m%dT%H%M%S%fZ")
-        .replace(tzinfo=UTC)
-        .timestamp()
+        x.notification: datetime.fromisoformat(x.received_at).timestamp()
         for x in letters(folder)
         if x.notification.startswith(run)
     }

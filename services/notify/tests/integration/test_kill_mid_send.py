@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from veche_notify.mail_sink import KeepAsEml, letters, serve_smtp
+from veche_notify.mail_sink import KeepLetters, letters, serve_smtp
 from veche_notify.settings import NotifySettings
 from veche_notify.storage import NotifyStore
 from veche_shared.events import AppealNotifiedV1
@@ -71,8 +71,8 @@ class Hold:
     dropped: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class HoldingSink(KeepAsEml):
-    """Keeps letters as ``.eml`` like the mail sink; holds the first letter of each listed kind
+class HoldingSink(KeepLetters):
+    """Keeps letters like the mail sink; holds the first letter of each listed kind
     at the end of DATA until the test releases it."""
 
     def __init__(self, folder: Path, holds: dict[str, Hold]) -> None:

@@ -6,13 +6,13 @@ from typing import Any
 
 import pytest
 from veche_notify.channels import DeliveryError, EmailSender, Outgoing
-from veche_notify.mail_sink import KeepAsEml, letters, serve_smtp
+from veche_notify.mail_sink import KeepLetters, letters, serve_smtp
 from veche_notify.settings import NotifySettings
 
 pytestmark = pytest.mark.integration
 
 
-class CountingSessions(KeepAsEml):
+class CountingSessions(KeepLetters):
     """Keeps letters like the sink and counts the sessions (one EHLO each)."""
 
     def __init__(self, folder: Path) -> None:

@@ -97,7 +97,7 @@ class Stack:
     def environment(self, process: Process) -> dict[str, str]:
         env = {**os.environ, **self.env}
         env.setdefault("VECHE_OTLP_ENDPOINT", f"http://127.0.0.1:{SINK_PORT + self.port_offset}")
-        # notify sends to the local mail sink (letters kept as .eml) and its stand-in SMS gateway
+        # notify sends to the local mail sink (letters kept in mbox files) and its SMS stand-in
         env.setdefault("VECHE_SMTP_HOST", "127.0.0.1")
         env.setdefault("VECHE_SMTP_PORT", str(MAIL_SMTP_PORT + self.port_offset))
         env.setdefault(
