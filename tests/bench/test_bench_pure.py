@@ -3,6 +3,7 @@
 No timing here: the figures themselves come from `make bench`.
 """
 
+import os
 import re
 import time
 import uuid
@@ -282,3 +283,21 @@ def test_a_full_machine_is_not_called_idle_and_a_saturated_loop_is_called_cpu_bo
 
     assert "**notify**: 95% of one core, 130 MB resident — CPU-bound" in text
     assert "stayed idle" not in text
+
+
+def test_prune_state_keeps_the_newest_run_folders(tmp_path):
+    from veche_bench.cli import prune_state
+
+    for age, name in enumerate(["oldest", "older", "newer", "newest"]):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "spans.jsonl").write_text("{}")
+        stamp = 1_700_000_000 + age * 60
+        os.utime(folder, (stamp, stamp))
+    (tmp_path / "notes.txt").write_text("not a run")
+
+    deleted = prune_state(tmp_path, keep=2)
+
+    assert sorted(p.name for p in deleted) == ["older", "oldest"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["newer", "newest", "notes.txt"]
+    assert prune_state(tmp_path / "absent", keep=2) == []

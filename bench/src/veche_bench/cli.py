@@ -4,8 +4,10 @@ store's limits; one table, the latency plot, ``docs/PERFORMANCE.md``, then the s
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 import time
+from pathlib import Path
 
 import psutil
 from rich.console import Console
@@ -232,8 +234,22 @@ async def bench(settings: BenchSettings, console: Console) -> Results:
     return results
 
 
+def prune_state(state: Path, keep: int) -> list[Path]:
+    """Deletes all but the ``keep`` newest folders of earlier runs (each holds a system's logs
+    and its spans: tens to hundreds of MB); returns the ones deleted."""
+    if not state.is_dir():
+        return []
+    folders = sorted(
+        (p for p in state.iterdir() if p.is_dir()), key=lambda p: p.stat().st_mtime, reverse=True
+    )
+    for folder in folders[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)
+    return folders[keep:]
+
+
 def main(argv: list[str] | None = None) -> int:
     settings = load(argv)
+    prune_state(settings.state, settings.keep_state)
     console = Console()
     if not console.is_terminal:
         console = Console(width=170)  # a log file: keep the table's rows on one line

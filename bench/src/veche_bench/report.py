@@ -585,7 +585,8 @@ def write_docs(results: Results, summary: str) -> None:
             "`SERVICE_ENV` (extra environment of the services; by default it lifts notify's "
             "e-mail/SMS quotas, which model a provider's limit, not the pipeline's), "
             "`PORT_OFFSET` (300), `STORE_DOCS`, `STORE_OPS`, `SKIP` (any of http, topic, "
-            "scaleout, soak, relay, naive, naive_io, store), `LABEL`, `WRITE_DOCS`. A faster "
+            "scaleout, soak, relay, naive, naive_io, store), `LABEL`, `WRITE_DOCS`, "
+            "`KEEP_STATE` (8: folders of earlier runs kept under `.local/bench`). A faster "
             "store is measured by pointing `VECHE_MONGO_URL` at it. The last line printed is "
             "`e2e <N> appeals/s; a/b <x>; a/c <y>; p99@50 <z> ms`.",
             "",

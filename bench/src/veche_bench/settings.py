@@ -63,6 +63,12 @@ class BenchSettings(BaseSettings):
     )
     write_docs: bool = Field(default=True, description="write the note and the plot")
     state: Path = Field(default=REPO_ROOT / ".local" / "bench", description="logs of the run")
+    keep_state: int = Field(
+        # a full run leaves ~0.5 GB (its spans, logs) in four folders, one per system under test
+        default=8,
+        ge=0,
+        description="folders of earlier runs kept under state (newest first); older ones go",
+    )
 
 
 def load(argv: list[str] | None = None) -> BenchSettings:
