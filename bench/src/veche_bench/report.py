@@ -177,7 +177,7 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
             )
         )
     sat = {s: results.phase(s, "saturation") for s in (veche, relay, naive)}
-    for name in (*SERVICE_PROCESSES, "mail-sink", "kafka", "ferretdb", "load"):
+    for name in (*SERVICE_PROCESSES, "mail-sink", "otlp-sink", "kafka", "ferretdb", "load"):
         stage = STAGE_OF.get(name, name)
         table.append(
             (
@@ -328,7 +328,7 @@ def limits_text(results: Results) -> list[str]:
     usage = {name: value for name, value in phase.usage.items() if name != STEAL}
     total = sum(cpu for cpu, _ in usage.values())
     steal = phase.usage.get(STEAL, (0.0, 0.0))[0]
-    for name in (*SERVICE_PROCESSES, "mail-sink", "kafka", "ferretdb"):
+    for name in (*SERVICE_PROCESSES, "mail-sink", "otlp-sink", "kafka", "ferretdb"):
         if name not in phase.usage:
             continue
         cpu, rss = phase.usage[name]
@@ -340,6 +340,8 @@ def limits_text(results: Results) -> list[str]:
             )
         elif name == "mail-sink":
             verdict = "the local stand-in for an SMTP relay (aiosmtpd), on the same two cores"
+        elif name == "otlp-sink":
+            verdict = "the local stand-in for a trace collector (every span), on the same two cores"
         else:
             verdict = "shared infrastructure on the same two cores"
         lines.append(f"- **{name}**: {cpu:.0f}% of one core, {rss:.0f} MB resident — {verdict}.")

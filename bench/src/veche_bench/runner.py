@@ -251,7 +251,8 @@ class Veche(System):
         self.sampler.watch(
             {
                 name: pid
-                for name in (*SERVICES, "mail-sink")
+                # the sinks too: on the same two cores, and Veche's letters and spans are their work
+                for name in (*SERVICES, "mail-sink", "otlp-sink")
                 if (pid := self.stack.pid(name)) is not None
             }
         )
