@@ -20,12 +20,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 from veche_shared.devtools.stack import MAIL_HTTP_PORT, MAIL_SMTP_PORT, Stack
 from veche_shared.testing.infra import Infra
-from veche_shared.topics import APPEALS_RECEIVED, all_topics
-from veche_shared.topics_cli import ensure_topics
+from veche_shared.topics import APPEALS_RECEIVED
+from veche_shared.topics_cli import drop_topics, ensure_topics
 
 from .observe import Collector, Sampler, Window, WindowResult
 from .settings import BenchSettings
@@ -447,11 +446,7 @@ async def drop_namespace(infra: Infra, namespace: str) -> None:
                 await client.drop_database(name)
     finally:
         await client.close()
-    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
-    await admin.start()
     try:
-        await admin.delete_topics([t.qualified(namespace) for t in all_topics()])
+        await drop_topics(infra.kafka_bootstrap, namespace)
     except Exception as error:  # tidying up must not hide the figures
         print(f"could not delete the bench topics: {error}", file=sys.stderr)
-    finally:
-        await admin.close()

@@ -22,13 +22,29 @@ from veche_shared.settings import ServiceSettings
 from veche_shared.testing.events import classified_from, received
 from veche_shared.testing.kafka_tools import TopicReader, produce
 from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_RECEIVED
-from veche_shared.topics_cli import ensure_topics
+from veche_shared.topics_cli import drop_topics, ensure_topics
 
 pytestmark = pytest.mark.integration
 
 
 class Settings(ServiceSettings):
     service_name = "pipeline-it"
+
+
+@pytest.fixture
+async def own_topics(infra, topics):
+    """Topics of a namespace of the test's own (``topics`` + a suffix), deleted after it."""
+    created: list[str] = []
+
+    async def make(suffix: str) -> str:
+        namespace = f"{topics}{suffix}"
+        await ensure_topics(infra.kafka_bootstrap, namespace)
+        created.append(namespace)
+        return namespace
+
+    yield make
+    for namespace in created:
+        await drop_topics(infra.kafka_bootstrap, namespace)
 
 
 async def test_poison_record_goes_to_the_dlq_and_the_next_valid_one_is_processed(infra, topics):
@@ -61,12 +77,11 @@ async def test_poison_record_goes_to_the_dlq_and_the_next_valid_one_is_processed
 
 
 async def test_a_gathering_consumer_of_several_topics_gets_them_together_and_dead_letters_per_topic(
-    infra, topics
+    infra, own_topics
 ):
     """ingest's timeline: an appeal's events on several topics, written a moment apart, reach
     the handler together; poison goes to the DLQ of the topic it came from."""
-    namespace = f"{topics}g"  # topics of its own: the other test leaves records behind
-    await ensure_topics(infra.kafka_bootstrap, namespace)
+    namespace = await own_topics("g")  # topics of its own: the other test leaves records behind
     settings = Settings(namespace=namespace, kafka_bootstrap=infra.kafka_bootstrap)
     broker = KafkaBroker(infra.kafka_bootstrap)
     batches: list[list[str]] = []
@@ -109,11 +124,10 @@ async def test_a_gathering_consumer_of_several_topics_gets_them_together_and_dea
     assert dict(dead[0].headers)[DLQ_ORIGINAL_TOPIC].decode() == classified_topic
 
 
-async def test_a_consumed_batch_leaves_spans_only_in_the_appeals_trace(infra, topics):
+async def test_a_consumed_batch_leaves_spans_only_in_the_appeals_trace(infra, own_topics):
     """No per-batch root trace from the framework: every span the broker records, and the
     traceparent the output carries, continue the trace the input record came with."""
-    namespace = f"{topics}t"
-    await ensure_topics(infra.kafka_bootstrap, namespace)
+    namespace = await own_topics("t")
     settings = Settings(namespace=namespace, kafka_bootstrap=infra.kafka_bootstrap)
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
@@ -154,9 +168,8 @@ async def test_a_consumed_batch_leaves_spans_only_in_the_appeals_trace(infra, to
     assert headers["traceparent"].split("-")[2] == format(publish.context.span_id, "016x")
 
 
-async def test_per_batch_received_and_processed_logs_are_debug_detail(infra, topics, caplog):
-    settings = Settings(namespace=f"{topics}l", kafka_bootstrap=infra.kafka_bootstrap)
-    await ensure_topics(infra.kafka_bootstrap, settings.namespace)
+async def test_per_batch_received_and_processed_logs_are_debug_detail(infra, own_topics, caplog):
+    settings = Settings(namespace=await own_topics("l"), kafka_bootstrap=infra.kafka_bootstrap)
     broker = create_broker(settings, tracer_provider=None, registry=CollectorRegistry())
     consumed = asyncio.Event()
     source = settings.topic_name(APPEALS_RECEIVED)

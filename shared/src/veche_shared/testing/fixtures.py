@@ -8,7 +8,7 @@ import pytest
 from pymongo import AsyncMongoClient
 
 from ..mongo import Document
-from ..topics_cli import ensure_topics
+from ..topics_cli import drop_topics, ensure_topics
 from .infra import Infra, local_infra, unique_namespace
 
 
@@ -29,10 +29,12 @@ def namespace(session_prefix: str) -> str:
 
 
 @pytest.fixture(scope="module")
-async def topics(infra: Infra, namespace: str) -> str:
-    """Create every project topic under this module's namespace; return the namespace."""
+async def topics(infra: Infra, namespace: str) -> AsyncIterator[str]:
+    """Every project topic under this module's namespace, for the module's tests; deleted after
+    them (the fixtures that use the topics end first)."""
     await ensure_topics(infra.kafka_bootstrap, namespace)
-    return namespace
+    yield namespace
+    await drop_topics(infra.kafka_bootstrap, namespace)
 
 
 @pytest.fixture(scope="session")
