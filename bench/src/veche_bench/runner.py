@@ -75,12 +75,21 @@ class System:
 
     async def __aenter__(self) -> Self:
         await ensure_topics(self.infra.kafka_bootstrap, self.namespace)
-        await self.start()
-        await self.collector.start()
-        await self.sampler.start()
+        try:
+            await self.start()
+            await self.collector.start()
+            await self.sampler.start()
+        except BaseException:
+            # a process that did not come up must not leave the others running on the bench's
+            # ports (the next run could not bind them) or its topics behind
+            await self._tear_down()
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await self._tear_down()
+
+    async def _tear_down(self) -> None:
         await self.sampler.stop()
         await self.collector.stop()
         await asyncio.to_thread(self.stop)

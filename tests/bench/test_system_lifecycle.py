@@ -1,0 +1,47 @@
+"""A system under test that fails to start leaves nothing behind (real broker and store)."""
+
+import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from veche_bench.runner import System
+from veche_bench.settings import BenchSettings
+from veche_shared.testing.kafka_tools import until
+from veche_shared.topics import APPEALS_RECEIVED
+
+
+class FailsToStart(System):
+    kind = "failing"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.stopped = False
+
+    async def start(self) -> None:
+        raise RuntimeError("notify exited; see its log")
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+async def _topics(bootstrap: str) -> set[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return set(await admin.list_topics())
+    finally:
+        await admin.close()
+
+
+async def test_a_system_that_fails_to_start_is_stopped_and_its_topics_deleted(infra, tmp_path):
+    system = FailsToStart(BenchSettings(state=tmp_path), infra, lambda *_: None)
+    intake = APPEALS_RECEIVED.qualified(system.namespace)
+
+    with pytest.raises(RuntimeError, match="notify exited"):
+        async with system:
+            pytest.fail("the body must not run")
+
+    assert system.stopped
+    await until(lambda: _gone(infra.kafka_bootstrap, intake))
+
+
+async def _gone(bootstrap: str, topic: str) -> bool:
+    return topic not in await _topics(bootstrap)
