@@ -11,7 +11,7 @@ import uuid
 import pytest
 from veche_bench.appeals import received_event, submission
 from veche_bench.load import open_loop
-from veche_bench.observe import STEAL, Sample, Sampler, Window, WindowResult
+from veche_bench.observe import STEAL, Sample, Sampler, Window, WindowResult, run_queue_ms
 from veche_bench.report import (
     KEPT_BEGIN,
     KEPT_END,
@@ -19,6 +19,7 @@ from veche_bench.report import (
     core_ms_per_appeal,
     kept_block,
     limits_text,
+    rows,
 )
 from veche_bench.runner import PhaseResult, SystemResult
 from veche_bench.settings import load
@@ -301,3 +302,43 @@ def test_prune_state_keeps_the_newest_run_folders(tmp_path):
     assert sorted(p.name for p in deleted) == ["older", "oldest"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["newer", "newest", "notes.txt"]
     assert prune_state(tmp_path / "absent", keep=2) == []
+
+
+def test_waiting_for_a_core_is_averaged_over_the_window_like_the_cpu():
+    sampler = Sampler()
+    for tick in range(10):
+        sampler.samples[STEAL].append(Sample(100.0 + tick, 0.0, 0.0))
+        sampler.samples["notify"].append(Sample(100.0 + tick, 40.0, 130.0, 30.0 + tick))
+    sampler.samples["load"] = [Sample(100.0, 100.0, 50.0, 50.0)]
+
+    waiting = sampler.waiting(Window(99.5, 109.5))
+
+    assert waiting["notify"] == pytest.approx(34.5)
+    assert waiting["load"] == pytest.approx(5.0)  # one tick of ten
+    assert STEAL not in waiting
+
+
+def test_the_run_queue_of_a_live_process_is_read_and_of_a_gone_one_is_unknown():
+    waited = run_queue_ms(os.getpid())
+
+    assert waited is not None
+    assert waited >= 0
+    assert run_queue_ms(2**22 + 12345) is None  # above the kernel's largest pid
+
+
+def test_a_stage_that_queued_for_cpu_is_called_short_of_cpu_not_waiting_on_io():
+    usage = {"notify": (45.0, 130.0), "classify": (20.0, 400.0), STEAL: (0.0, 0.0)}
+    results = _saturation(usage)
+    phase = results.phase(results.veche, "saturation")
+    assert phase is not None
+    phase.waiting = {"notify": 48.0, "classify": 10.0, "load": 90.0}
+
+    text = "\n".join(limits_text(results))
+    cell = dict((r[0], r[1]) for r in rows(results))[
+        "at saturation: waiting for a core (% of the drain, threads summed)"
+    ]
+
+    assert "**notify**: 45% of one core (waiting for a core 48% of the time)" in text
+    assert "short of CPU" in text.split("**notify**")[1].split("\n")[0]
+    assert "not CPU-bound — it waits on" in text.split("**classify**")[1].split("\n")[0]
+    assert cell == "notify 48 · classify 10"  # the load generator is not the system's

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -186,6 +187,25 @@ class Sample:
     at: float
     cpu_percent: float
     rss_mb: float
+    # runnable but not running (the run queue), its threads summed, % of the interval
+    waiting_percent: float = 0.0
+
+
+def run_queue_ms(pid: int) -> float | None:
+    """Milliseconds the process's threads have spent runnable but waiting for a core, since
+    they started (Linux schedstat); ``None`` where the kernel does not say."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    waited_ns = 0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                waited_ns += int(stat.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that ended between the listing and the read
+    return waited_ns / 1e6
 
 
 STEAL = "steal"  # the machine's CPU the hypervisor gave to others: the same code runs slower
@@ -199,6 +219,7 @@ class Sampler:
         self.interval = interval
         self.samples: dict[str, list[Sample]] = defaultdict(list)
         self._processes: dict[str, psutil.Process] = {}
+        self._waited: dict[str, tuple[float, float]] = {}  # name: (at, run-queue ms so far)
         self._task: asyncio.Task[None] | None = None
 
     def watch(self, pids: Mapping[str, int]) -> None:
@@ -236,9 +257,32 @@ class Sampler:
                 except psutil.NoSuchProcess:
                     self._processes.pop(name, None)
                     continue
-                self.samples[name].append(Sample(now, cpu, rss))
+                waiting = self._waiting_percent(name, process.pid, now)
+                self.samples[name].append(Sample(now, cpu, rss, waiting))
             steal = getattr(psutil.cpu_times_percent(None), "steal", 0.0) * psutil.cpu_count()
             self.samples[STEAL].append(Sample(now, steal, 0.0))
+
+    def _waiting_percent(self, name: str, pid: int, now: float) -> float:
+        waited = run_queue_ms(pid)
+        if waited is None:
+            return 0.0
+        previous = self._waited.get(name)
+        self._waited[name] = (now, waited)
+        if previous is None or now <= previous[0]:
+            return 0.0
+        return (waited - previous[1]) / ((now - previous[0]) * 1000) * 100
+
+    def waiting(self, window: Window) -> dict[str, float]:
+        """Per process: mean % of the window its threads were runnable but waiting for a core
+        (over the window's ticks, as :meth:`usage`): high, the process was short of CPU; low
+        while it is slow, it waits on something else."""
+        ticks = sum(1 for s in self.samples.get(STEAL, ()) if window.start <= s.at <= window.end)
+        result: dict[str, float] = {}
+        for name, samples in self.samples.items():
+            inside = [s.waiting_percent for s in samples if window.start <= s.at <= window.end]
+            if inside and name != STEAL:
+                result[name] = sum(inside) / max(ticks, len(inside))
+        return result
 
     def usage(self, window: Window) -> dict[str, tuple[float, float]]:
         """Per process: mean CPU % over the whole window and peak RSS (MB).

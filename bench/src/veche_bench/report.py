@@ -94,6 +94,18 @@ def core_ms_per_appeal(phase: PhaseResult | None) -> float | None:
     return busy * 10 / rate  # % of a core = 10 core-ms per second
 
 
+def _waiting(phase: PhaseResult | None) -> str:
+    """The busiest waiters first: where a stage queued for CPU instead of running."""
+    if phase is None or not phase.waiting:
+        return "–"
+    ranked = sorted(
+        ((name, value) for name, value in phase.waiting.items() if name != "load"),
+        key=lambda item: item[1],
+        reverse=True,
+    )
+    return " · ".join(f"{name} {value:.0f}" for name, value in ranked[:4]) or "–"
+
+
 def _steal(phase: PhaseResult | None) -> str:
     if phase is None or STEAL not in phase.usage:
         return "–"
@@ -194,6 +206,15 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
             _steal(sat[veche]),
             _steal(sat[relay]),
             _steal(sat[naive]),
+            "",
+        )
+    )
+    table.append(
+        (
+            "at saturation: waiting for a core (% of the drain, threads summed)",
+            _waiting(sat[veche]),
+            _waiting(sat[relay]),
+            _waiting(sat[naive]),
             "",
         )
     )
@@ -317,6 +338,20 @@ WAITS_ON = {
     "per appeal, four round trips each)",
 }
 IDLE_MACHINE = 170  # % of the two cores: below this the drain did not fill the machine
+# % of the drain a process's threads were runnable but waiting for a core (the run queue,
+# schedstat): above this it was short of CPU rather than waiting on I/O
+SHORT_OF_CPU = 25
+
+
+def _service_verdict(name: str, cpu: float, waiting: float | None) -> str:
+    if cpu >= 85:
+        return "CPU-bound: its one event loop is saturated — more replicas (partitions allow 6)"
+    if waiting is not None and waiting >= SHORT_OF_CPU:
+        return (
+            "short of CPU — runnable but not running for much of the drain: every stage, the "
+            "broker and the store share the two cores"
+        )
+    return f"not CPU-bound — it waits on {WAITS_ON.get(name, WAITS_ON[''])}"
 
 
 def limits_text(results: Results) -> list[str]:
@@ -332,19 +367,19 @@ def limits_text(results: Results) -> list[str]:
         if name not in phase.usage:
             continue
         cpu, rss = phase.usage[name]
+        waiting = phase.waiting.get(name)
         if name in SERVICE_PROCESSES:
-            verdict = (
-                "CPU-bound: its one event loop is saturated — more replicas (partitions allow 6)"
-                if cpu >= 85
-                else f"not CPU-bound — it waits on {WAITS_ON.get(name, WAITS_ON[''])}"
-            )
+            verdict = _service_verdict(name, cpu, waiting)
         elif name == "mail-sink":
             verdict = "the local stand-in for an SMTP relay (aiosmtpd), on the same two cores"
         elif name == "otlp-sink":
             verdict = "the local stand-in for a trace collector (every span), on the same two cores"
         else:
             verdict = "shared infrastructure on the same two cores"
-        lines.append(f"- **{name}**: {cpu:.0f}% of one core, {rss:.0f} MB resident — {verdict}.")
+        queued = f" (waiting for a core {waiting:.0f}% of the time)" if waiting is not None else ""
+        lines.append(
+            f"- **{name}**: {cpu:.0f}% of one core{queued}, {rss:.0f} MB resident — {verdict}."
+        )
     lines += cpu_per_appeal_text(results, usage)
     load = usage.get("load", (0.0, 0.0))[0]
     idle = (

@@ -42,6 +42,7 @@ class PhaseResult:
     window: WindowResult
     usage: dict[str, tuple[float, float]]
     seconds: float
+    waiting: dict[str, float] = field(default_factory=dict)  # % waiting for a core, per process
 
 
 @dataclass(eq=False)  # compared and hashed by identity
@@ -192,6 +193,7 @@ class System:
             window=self.collector.result(window, finished.end),
             usage=self.sampler.usage(finished),
             seconds=time.monotonic() - started,
+            waiting=self.sampler.waiting(finished),
         )
         self.result.phases[key] = result
         return result
