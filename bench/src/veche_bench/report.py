@@ -383,8 +383,9 @@ def limits_text(results: Results) -> list[str]:
     lines += cpu_per_appeal_text(results, usage)
     load = usage.get("load", (0.0, 0.0))[0]
     idle = (
-        f" {200 - total - steal:.0f}% of the machine stayed idle: the drain was bounded by a "
-        "stage's chain of waits, not by the cores."
+        f" {200 - total - steal:.0f}% of the machine stayed idle over the whole drain: "
+        "where the stages also waited for a core (above), the idle share is the drain's end, "
+        "one stage finishing alone; where they did not, a stage's chain of waits bounded it."
         if total + steal < IDLE_MACHINE
         else ""
     )
@@ -449,9 +450,11 @@ def cpu_per_appeal_text(results: Results, usage: Mapping[str, tuple[float, float
             "SMTP (reused sessions, but MAIL, RCPT, DATA and the text are four round trips per "
             "letter; aiosmtplib does not pipeline) to the local mail sink, and each send is a "
             "span. The relay (b) sends nothing, so this is domain work (a) does and (b) does "
-            "not. Its batch is one chain per process — decode and render, insert, send, "
-            "record, publish — and while a batch's synchronous stretches run, none of its "
-            "letters moves: the stage with the most work per appeal caps the pipeline."
+            "not. While upstream drains, every stage waits for a core as long as it runs "
+            "(the run queue above): the two cores are the limit, shared evenly between the "
+            "processes (the kernel schedules each session as a group); once upstream is done, "
+            "notify works through what is left in one process, and the machine is partly idle. "
+            "Less CPU per appeal, in every stage, is what moves the drain."
         )
     return lines
 
