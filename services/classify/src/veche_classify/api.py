@@ -71,7 +71,7 @@ def create_api(
     async def correct(appeal_id: uuid.UUID, body: CorrectionIn) -> CorrectionOut:
         if body.topic not in topics:
             raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_ENTITY,
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
                 f"unknown topic {body.topic!r}; known: {', '.join(topics)}",
             )
         previous = await store.latest(str(appeal_id))
