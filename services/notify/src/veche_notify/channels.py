@@ -128,7 +128,7 @@ class EmailSender:
             session = await self._session()
             try:
                 if wire is not None:
-                    await session.sendmail(self._envelope_from, [outgoing.address], wire)
+                    await self._transaction(session, outgoing.address, wire)
                 else:
                     await session.send_message(self.message(outgoing))
             except (aiosmtplib.SMTPException, OSError) as error:
@@ -139,6 +139,25 @@ class EmailSender:
                 raise
             self._idle.append((session, time.monotonic()))
         return message_id(outgoing.key, self._settings.message_id_domain)
+
+    async def _transaction(self, session: aiosmtplib.SMTP, address: str, wire: bytes) -> None:
+        """MAIL, RCPT and DATA of one letter, as ``sendmail`` sends them, without its extra
+        passes: it parses every address once more before the commands parse it again, and
+        normalises the letter's line ends to measure it for SIZE, which ``data`` does again
+        (``wire`` already ends its lines in CRLF). ~4 % of notify's time at saturation. A
+        refusal resets the envelope, as ``sendmail`` does, and is raised as it would raise it."""
+        options = [f"SIZE={len(wire)}"] if session.supports_extension("size") else []
+        try:
+            await session.mail(self._envelope_from, options=options)
+            try:
+                await session.rcpt(address)
+            except aiosmtplib.SMTPRecipientRefused as refused:
+                raise aiosmtplib.SMTPRecipientsRefused([refused]) from refused
+            await session.data(wire)
+        except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError):
+                await session.rset()
+            raise
 
     async def close(self) -> None:
         sessions, self._idle = self._idle, []

@@ -72,3 +72,54 @@ async def test_unreachable_relay_is_a_transient_failure(tmp_path):
     with pytest.raises(DeliveryError) as raised:
         await sender.send(outgoing(1))
     assert raised.value.transient
+
+
+class Refusing(KeepLetters):
+    """Keeps letters like the sink, but refuses some recipients at RCPT and some letters at
+    DATA, the way relays answer: 550 (no such user), 452 (mailbox full), 451 (try later)."""
+
+    async def handle_RCPT(  # noqa: N802 (the name aiosmtpd calls)
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.startswith("nobody"):
+            return "550 5.1.1 no such user"
+        if address.startswith("full"):
+            return "452 4.2.2 mailbox full"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802 (the name aiosmtpd calls)
+        self, server: Any, session: Any, envelope: Any
+    ) -> str:
+        if envelope.rcpt_tos[0].startswith("later"):
+            return "451 4.3.0 try again later"
+        return await super().handle_DATA(server, session, envelope)
+
+
+def letter_to(address: str) -> Outgoing:
+    return Outgoing(key=f"{address}:registered", address=address, subject="Тема", body="Текст")
+
+
+@pytest.mark.parametrize(
+    ("address", "reason", "transient"),
+    [
+        ("nobody@example.org", "SMTP recipient refused [550]", False),
+        ("full@example.org", "SMTP recipient refused [452]", True),
+        ("later@example.org", "SMTP 451", True),
+    ],
+)
+async def test_a_relay_s_refusal_is_classified_and_the_next_letter_still_goes(
+    tmp_path, address, reason, transient
+):
+    server = await serve_smtp(tmp_path / "mail", handler=Refusing(tmp_path / "mail"))
+    port = server.sockets[0].getsockname()[1]
+    sender = EmailSender(NotifySettings(smtp_port=port, smtp_connections=1))
+    try:
+        with pytest.raises(DeliveryError) as raised:
+            await sender.send(letter_to(address))
+        await sender.send(letter_to("citizen@example.org"))
+    finally:
+        await sender.close()
+        server.close()
+    assert (raised.value.reason, raised.value.transient) == (reason, transient)
+    assert [x.to for x in letters(tmp_path / "mail")] == ["citizen@example.org"]
