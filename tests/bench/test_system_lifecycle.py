@@ -1,10 +1,9 @@
 """A system under test that fails to start leaves nothing behind (real broker and store)."""
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from veche_bench.runner import System
 from veche_bench.settings import BenchSettings
-from veche_shared.testing.kafka_tools import until
+from veche_shared.testing.kafka_tools import topic_names, until
 from veche_shared.topics import APPEALS_RECEIVED
 
 
@@ -22,15 +21,6 @@ class FailsToStart(System):
         self.stopped = True
 
 
-async def _topics(bootstrap: str) -> set[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        return set(await admin.list_topics())
-    finally:
-        await admin.close()
-
-
 async def test_a_system_that_fails_to_start_is_stopped_and_its_topics_deleted(infra, tmp_path):
     system = FailsToStart(BenchSettings(state=tmp_path), infra, lambda *_: None)
     intake = APPEALS_RECEIVED.qualified(system.namespace)
@@ -44,4 +34,4 @@ async def test_a_system_that_fails_to_start_is_stopped_and_its_topics_deleted(in
 
 
 async def _gone(bootstrap: str, topic: str) -> bool:
-    return topic not in await _topics(bootstrap)
+    return topic not in await topic_names(bootstrap)

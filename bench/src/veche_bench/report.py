@@ -200,24 +200,11 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
                 "",
             )
         )
-    table.append(
-        (
-            "at saturation: CPU the host took (steal, % of a core)",
-            _steal(sat[veche]),
-            _steal(sat[relay]),
-            _steal(sat[naive]),
-            "",
-        )
-    )
-    table.append(
-        (
-            "at saturation: waiting for a core (% of the drain, threads summed)",
-            _waiting(sat[veche]),
-            _waiting(sat[relay]),
-            _waiting(sat[naive]),
-            "",
-        )
-    )
+    for label, cell in (
+        ("at saturation: CPU the host took (steal, % of a core)", _steal),
+        ("at saturation: waiting for a core (% of the drain, threads summed)", _waiting),
+    ):
+        table.append((label, cell(sat[veche]), cell(sat[relay]), cell(sat[naive]), ""))
     cost = {system: core_ms_per_appeal(sat[system]) for system in (veche, relay, naive)}
     table.append(
         (

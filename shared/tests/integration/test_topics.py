@@ -2,20 +2,10 @@
 the bench)."""
 
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 from veche_shared.testing.infra import unique_namespace
-from veche_shared.testing.kafka_tools import until
+from veche_shared.testing.kafka_tools import topic_names, until
 from veche_shared.topics import all_topics
 from veche_shared.topics_cli import drop_topics, ensure_topics
-
-
-async def _listed(bootstrap: str) -> set[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        return set(await admin.list_topics())
-    finally:
-        await admin.close()
 
 
 async def test_a_namespace_s_topics_are_created_once_and_deleted_with_it(infra):
@@ -30,17 +20,17 @@ async def test_a_namespace_s_topics_are_created_once_and_deleted_with_it(infra):
 
     assert set(await drop_topics(infra.kafka_bootstrap, namespace)) == wanted
     await until(lambda: _gone(infra.kafka_bootstrap, wanted))
-    assert {t.qualified(other) for t in all_topics()} <= await _listed(infra.kafka_bootstrap)
+    assert {t.qualified(other) for t in all_topics()} <= await topic_names(infra.kafka_bootstrap)
     assert await drop_topics(infra.kafka_bootstrap, namespace) == []  # nothing left to delete
     await drop_topics(infra.kafka_bootstrap, other)
 
 
 async def _all_listed(bootstrap: str, names: set[str]) -> bool:
-    return names <= await _listed(bootstrap)
+    return names <= await topic_names(bootstrap)
 
 
 async def _gone(bootstrap: str, names: set[str]) -> bool:
-    return not names & await _listed(bootstrap)
+    return not names & await topic_names(bootstrap)
 
 
 async def test_the_un_namespaced_topics_are_never_deleted(infra):
