@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 from veche_bench.appeals import received_event, submission
+from veche_bench.cli import prune_state
 from veche_bench.load import open_loop
 from veche_bench.observe import STEAL, Sample, Sampler, Window, WindowResult, run_queue_ms
 from veche_bench.report import (
@@ -287,8 +288,6 @@ def test_a_full_machine_is_not_called_idle_and_a_saturated_loop_is_called_cpu_bo
 
 
 def test_prune_state_keeps_the_newest_run_folders(tmp_path):
-    from veche_bench.cli import prune_state
-
     for age, name in enumerate(["oldest", "older", "newer", "newest"]):
         folder = tmp_path / name
         folder.mkdir()

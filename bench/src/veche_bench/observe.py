@@ -208,6 +208,11 @@ def run_queue_ms(pid: int) -> float | None:
     return waited_ns / 1e6
 
 
+def _sampled_in(window: Window, at: float) -> bool:
+    """A sample belongs to the window its phase ran in, both ends included."""
+    return window.start <= at <= window.end
+
+
 STEAL = "steal"  # the machine's CPU the hypervisor gave to others: the same code runs slower
 
 
@@ -276,13 +281,17 @@ class Sampler:
         """Per process: mean % of the window its threads were runnable but waiting for a core
         (over the window's ticks, as :meth:`usage`): high, the process was short of CPU; low
         while it is slow, it waits on something else."""
-        ticks = sum(1 for s in self.samples.get(STEAL, ()) if window.start <= s.at <= window.end)
+        ticks = self._ticks(window)
         result: dict[str, float] = {}
         for name, samples in self.samples.items():
-            inside = [s.waiting_percent for s in samples if window.start <= s.at <= window.end]
+            inside = [s.waiting_percent for s in samples if _sampled_in(window, s.at)]
             if inside and name != STEAL:
                 result[name] = sum(inside) / max(ticks, len(inside))
         return result
+
+    def _ticks(self, window: Window) -> int:
+        """Samples the window holds: one a tick, the host's steal sampled at every one."""
+        return sum(1 for s in self.samples.get(STEAL, ()) if _sampled_in(window, s.at))
 
     def usage(self, window: Window) -> dict[str, tuple[float, float]]:
         """Per process: mean CPU % over the whole window and peak RSS (MB).
@@ -292,9 +301,9 @@ class Sampler:
         in under a second, then exits) counts as idle for the rest. Averaged over its own samples
         it showed ~100 % of a core beside a drain of ~30 s, and the machine's total with it."""
         result: dict[str, tuple[float, float]] = {}
-        ticks = sum(1 for s in self.samples.get(STEAL, ()) if window.start <= s.at <= window.end)
+        ticks = self._ticks(window)
         for name, samples in self.samples.items():
-            inside = [s for s in samples if window.start <= s.at <= window.end]
+            inside = [s for s in samples if _sampled_in(window, s.at)]
             if inside:
                 result[name] = (
                     sum(s.cpu_percent for s in inside) / max(ticks, len(inside)),

