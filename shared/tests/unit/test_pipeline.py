@@ -119,3 +119,28 @@ def test_dead_letter_headers_describe_the_failure():
     assert headers[DLQ_ORIGINAL_PARTITION] == "0"
     assert headers[DLQ_ORIGINAL_OFFSET] == "7"
     assert headers[DLQ_ATTEMPTS] == "3"
+
+
+def test_a_bulk_store_call_is_an_event_on_every_records_span():
+    from opentelemetry.sdk.trace import TracerProvider
+    from veche_shared.pipeline import Item, store_events
+
+    tracer = TracerProvider().get_tracer("test")
+    spans = [tracer.start_span(f"record {n}") for n in range(3)]
+    items = [Item(record(b"{}", n), received(), span) for n, span in enumerate(spans)]
+    with store_events(items, "insert_many", "notes", "db"):
+        pass
+    with pytest.raises(ConnectionError), store_events(items[:1], "find", "notes", "db"):
+        raise ConnectionError("store away")
+    for span in spans:
+        span.end()
+
+    for span in spans:
+        first = span.events[0]
+        assert first.name == "insert_many db.notes"
+        assert first.attributes["db.operation.batch.size"] == 3
+        assert first.attributes["veche.duration_ms"] >= 0
+        assert "error.type" not in first.attributes
+    assert [e.name for e in spans[1].events] == ["insert_many db.notes"]
+    failed = spans[0].events[1]
+    assert (failed.name, failed.attributes["error.type"]) == ("find db.notes", "ConnectionError")

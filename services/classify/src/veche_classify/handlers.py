@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from faststream.kafka import KafkaBroker
 from veche_shared.events import AppealClassifiedV1, AppealReceivedV1
-from veche_shared.pipeline import BatchConsumer, Item, Publication, store_spans
+from veche_shared.pipeline import BatchConsumer, Item, Publication, store_events
 from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_RECEIVED
 
 from .domain.incidents import Candidate, content_lemmas, match, place_key
@@ -26,7 +26,7 @@ def register_handlers(
         decisions = triage.decide([item.event.appeal for item in items])
         members = [_member(item.event, d) for item, d in zip(items, decisions, strict=True)]
         places = [f"{m.topic}|{m.place_key}" for m in members if m is not None]
-        with store_spans(items, "find", "incident_places", store.db.name):
+        with store_events(items, "find", "incident_places", store.db.name):
             # read candidates -> link -> store members under a lease per topic+place, so two
             # consumers never both miss each other's duplicate and open two incidents
             async with store.place_locks(places):
@@ -46,7 +46,7 @@ def register_handlers(
                 classification=classification,
             )
             outgoing.append((str(item.event.event_id), event))
-        with store_spans(items, "insert_many", "classifications", store.db.name):
+        with store_events(items, "insert_many", "classifications", store.db.name):
             recorded = await store.record(outgoing, [m.place_key if m else None for m in members])
             await store.enqueue_review([e for e in recorded if e.classification.needs_review])
         return [

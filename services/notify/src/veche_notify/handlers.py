@@ -26,7 +26,7 @@ from veche_shared.events import (
 )
 from veche_shared.kafka import dead_letter_headers
 from veche_shared.mongo import Document
-from veche_shared.pipeline import BatchConsumer, Item, Publication, store_spans
+from veche_shared.pipeline import BatchConsumer, Item, Publication, store_events
 from veche_shared.topics import (
     APPEALS_ANSWERED,
     APPEALS_DEADLINE,
@@ -123,7 +123,7 @@ class NotifyStage:
                 run,
                 utc_now(),
             )
-            with store_spans(items, "insert_many", "notifications", self._store.db.name):
+            with store_events(items, "insert_many", "notifications", self._store.db.name):
                 existing = await self._store.record_notifications(documents)
             keys = [p.key for plans in planned for p in plans]
             contexts = {
@@ -210,7 +210,7 @@ class NotifyStage:
             item.span.set_attribute("veche.notifications", len(plans))
             outcomes.append((str(item.event.event_id), _outcome(item.event, plans, final)))
             reported.append(item)
-        with store_spans(reported, "insert_many", "outcomes", self._store.db.name):
+        with store_events(reported, "insert_many", "outcomes", self._store.db.name):
             recorded = await self._store.record_outcomes(outcomes)
         return [
             Publication(APPEALS_NOTIFIED, event, item)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from faststream.kafka import KafkaBroker
 from veche_shared.events import AppealAnsweredV1, AppealClassifiedV1, AppealRoutedV1
-from veche_shared.pipeline import BatchConsumer, Item, Publication, store_spans
+from veche_shared.pipeline import BatchConsumer, Item, Publication, store_events
 from veche_shared.settings import ServiceSettings
 from veche_shared.topics import APPEALS_ANSWERED, APPEALS_CLASSIFIED, APPEALS_ROUTED
 
@@ -33,10 +33,10 @@ def register_handlers(
             item.span.set_attribute("veche.rules_version", book.version)
             item.span.set_attribute("veche.assignments", len(routed.assignments))
             decisions.append((str(item.event.event_id), routed))
-        with store_spans(items, "insert_many", "routings", store.db.name):
+        with store_events(items, "insert_many", "routings", store.db.name):
             recorded = await store.record(decisions)
         ids = [routing_id for routing_id, _ in decisions]
-        with store_spans(items, "insert_many", "assignments", store.db.name):
+        with store_events(items, "insert_many", "assignments", store.db.name):
             await store.record_assignments(list(zip(ids, recorded, strict=True)))
         return [
             Publication(APPEALS_ROUTED, event, item)
@@ -55,7 +55,7 @@ def register_answer_handler(
 ) -> BatchConsumer[AppealAnsweredV1]:
     async def close_batch(items: Sequence[Item[AppealAnsweredV1]]) -> Sequence[Publication]:
         answers = [(str(item.event.appeal_id), item.event.answered_at) for item in items]
-        with store_spans(items, "update_many", "assignments", store.db.name):
+        with store_events(items, "update_many", "assignments", store.db.name):
             await store.close_appeals(answers)
         return []
 

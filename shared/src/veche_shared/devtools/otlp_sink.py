@@ -41,6 +41,14 @@ def spans_from_request(payload: bytes) -> list[dict[str, Any]]:
                         "start_ns": span.start_time_unix_nano,
                         "end_ns": span.end_time_unix_nano,
                         "attributes": {a.key: _value(a.value) for a in span.attributes},
+                        "events": [
+                            {
+                                "name": event.name,
+                                "time_ns": event.time_unix_nano,
+                                "attributes": {a.key: _value(a.value) for a in event.attributes},
+                            }
+                            for event in span.events
+                        ],
                     }
                 )
     return spans
