@@ -325,16 +325,12 @@ def store_events(
 
     A bulk write serves many traces at once. A child span per record for the same call cost
     ~57 µs each to make, export and collect (six per appeal across the stages); an event on
-    the span the record already has costs ~14 µs and tells the same.
+    the span the record already has costs ~11 µs and tells the same.
     """
     started = time.time_ns()
-    attributes: dict[str, AttributeValue] = {
-        "db.system.name": "mongodb",
-        "db.namespace": database,
-        "db.collection.name": collection,
-        "db.operation.name": operation,
-        "db.operation.batch.size": len(items),
-    }
+    # the name says which call on which collection; attributes only what it does not (each
+    # attribute is encoded again for every record's event: the db.* four cost ~11 µs an event)
+    attributes: dict[str, AttributeValue] = {"db.operation.batch.size": len(items)}
     try:
         yield
     except BaseException as error:

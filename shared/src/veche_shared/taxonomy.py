@@ -33,6 +33,7 @@ def load_raw(path: Path = TAXONOMY_FILE) -> dict[str, Any]:
     return data
 
 
+@lru_cache(maxsize=4)  # immutable, and notify names a topic in every letter it plans
 def topics(path: Path = TAXONOMY_FILE) -> tuple[TopicInfo, ...]:
     return tuple(
         TopicInfo(

@@ -85,3 +85,10 @@ def test_an_address_seen_before_is_not_validated_again():
 def test_email_address_keeps_the_email_format_in_the_event_schema():
     schema = Contact.model_json_schema()["properties"]["email"]
     assert {"type": "string", "format": "email"} in schema["anyOf"]
+
+
+def test_a_body_the_fast_parser_refuses_keeps_the_plain_reason():
+    with pytest.raises(ValueError, match="must be a JSON object, got list"):
+        AppealReceivedV1.from_bytes(b"[1, 2]")
+    with pytest.raises(json.JSONDecodeError):
+        AppealReceivedV1.from_bytes(b"not json")

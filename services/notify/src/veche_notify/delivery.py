@@ -285,7 +285,6 @@ class Deliverer:
             f"notify send {channel}",
             {
                 "veche.notification.kind": document["kind"],
-                "veche.channel": channel,
                 "veche.notification.status": result.status.value,
                 "veche.notification.attempts": result.attempts,
                 "veche.duration_ms": round((time.time_ns() - started) / 1e6, 3),

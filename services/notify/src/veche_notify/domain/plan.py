@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from veche_shared.events import (
@@ -196,8 +197,12 @@ def citizen_channel(appeal: AppealSnapshot) -> tuple[Channel, str] | None:
 
 
 def topic_name(code: str) -> str:
-    names = {topic.code: topic.name for topic in topics()}
-    return names.get(code, code)
+    return _topic_names().get(code, code)
+
+
+@cache
+def _topic_names() -> Mapping[str, str]:
+    return {topic.code: topic.name for topic in topics()}
 
 
 def routed_payload(event: AppealRoutedV1) -> dict[str, Any]:
