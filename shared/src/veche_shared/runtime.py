@@ -30,7 +30,11 @@ class Runtime:
     @classmethod
     def create(cls, settings: ServiceSettings) -> Runtime:
         setup_logging(settings.service_name, settings.log_level)
-        tracer_provider = setup_tracing(settings.service_name, settings.otlp_endpoint)
+        tracer_provider = setup_tracing(
+            settings.service_name,
+            settings.otlp_endpoint,
+            sample_ratio=settings.trace_sample_ratio,
+        )
         registry = CollectorRegistry()
         return cls(
             settings=settings,

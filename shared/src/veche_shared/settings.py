@@ -30,6 +30,12 @@ class ServiceSettings(BaseSettings):
     otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP base URL for traces, e.g. http://127.0.0.1:4318"
     )
+    trace_sample_ratio: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="share of appeals traced, each whole or not at all (1: every appeal)",
+    )
     log_level: str = Field(default="INFO", description="root log level")
     http_host: str = Field(default="127.0.0.1", description="address the service listens on")
     http_port: int | None = Field(default=None, description="port; default per service")

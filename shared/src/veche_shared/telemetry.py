@@ -19,6 +19,7 @@ from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExport
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.util.types import AttributeValue
 from pythonjsonlogger.json import JsonFormatter
 
@@ -36,7 +37,18 @@ def package_version(distribution: str) -> str:
         return "0.0.0"
 
 
-def setup_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
+def setup_tracing(
+    service_name: str, otlp_endpoint: str | None, *, sample_ratio: float = 1.0
+) -> TracerProvider:
+    """A provider that traces ``sample_ratio`` of the appeals, each one whole.
+
+    The decision is taken where an appeal's trace starts (ingest's request, or the first stage
+    that sees a record without trace context) and travels in the ``traceparent`` header, so
+    every later stage follows it (``ParentBased``): an appeal's trace is complete or absent,
+    never a fragment. Tracing every appeal costs about a fifth of the pipeline's CPU on the
+    bench's two cores (docs/PERFORMANCE.md, session 15): a ratio below 1 is the knob for a
+    deployment that needs the CPU more than a trace of every appeal.
+    """
     resource = Resource.create(
         {
             "service.name": service_name,
@@ -44,7 +56,8 @@ def setup_tracing(service_name: str, otlp_endpoint: str | None) -> TracerProvide
             "service.version": package_version(f"veche-{service_name}"),
         }
     )
-    provider = TracerProvider(resource=resource)
+    sampler = ParentBased(TraceIdRatioBased(sample_ratio))
+    provider = TracerProvider(resource=resource, sampler=sampler)
     if otlp_endpoint:
         exporter = OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces")
         provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=500))

@@ -41,3 +41,29 @@ def test_span_attributes_allow_ids_and_topics():
 )
 def test_only_infrastructure_errors_are_retried(error, retryable):
     assert is_retryable(error) is retryable
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.5, 1.0])
+def test_a_sampled_appeal_is_traced_whole_and_an_unsampled_one_not_at_all(ratio):
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from veche_shared.telemetry import setup_tracing
+
+    provider = setup_tracing("unit", None, sample_ratio=ratio)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("test")
+    for _ in range(200):  # an appeal: a root (ingest) and a child in a later stage
+        with (
+            tracer.start_as_current_span("register appeal") as root,
+            tracer.start_as_current_span("classify process"),
+        ):
+            pass
+        assert root.get_span_context().trace_id  # logs still carry an id either way
+
+    per_trace: dict[int, int] = {}
+    for span in exporter.get_finished_spans():
+        per_trace[span.context.trace_id] = per_trace.get(span.context.trace_id, 0) + 1
+    assert set(per_trace.values()) <= {2}  # never a fragment
+    lowest, highest = {0.0: (0, 0), 0.5: (60, 140), 1.0: (200, 200)}[ratio]
+    assert lowest <= len(per_trace) <= highest
