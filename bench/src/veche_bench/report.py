@@ -438,9 +438,9 @@ def cpu_per_appeal_text(results: Results, usage: Mapping[str, tuple[float, float
             "letter; aiosmtplib does not pipeline) to the local mail sink, and each send is an "
             "event on its appeal's span. The relay (b) sends nothing, so this is domain work "
             "(a) does and (b) does not. While upstream drains, every stage waits for a core "
-            "as long as it runs "
-            "(the run queue above): the two cores are the limit, shared evenly between the "
-            "processes (the kernel schedules each session as a group); once upstream is done, "
+            "as long as it runs (the run queue above): the two cores are the limit, shared "
+            "evenly between the processes (the kernel schedules each session as a group); "
+            "once upstream is done, "
             "notify works through what is left in one process, and the machine is partly idle. "
             "Less CPU per appeal, in every stage, is what moves the drain."
         )
