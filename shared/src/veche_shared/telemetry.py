@@ -40,6 +40,15 @@ def package_version(distribution: str) -> str:
 def setup_tracing(
     service_name: str, otlp_endpoint: str | None, *, sample_ratio: float = 1.0
 ) -> TracerProvider:
+    """The process's tracer provider (see :func:`tracer_provider`), set once as the global."""
+    provider = tracer_provider(service_name, otlp_endpoint, sample_ratio=sample_ratio)
+    trace.set_tracer_provider(provider)
+    return provider
+
+
+def tracer_provider(
+    service_name: str, otlp_endpoint: str | None, *, sample_ratio: float = 1.0
+) -> TracerProvider:
     """A provider that traces ``sample_ratio`` of the appeals, each one whole.
 
     The decision is taken where an appeal's trace starts (ingest's request, or the first stage
@@ -61,7 +70,6 @@ def setup_tracing(
     if otlp_endpoint:
         exporter = OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces")
         provider.add_span_processor(BatchSpanProcessor(exporter, schedule_delay_millis=500))
-    trace.set_tracer_provider(provider)
     return provider
 
 

@@ -47,9 +47,9 @@ def test_only_infrastructure_errors_are_retried(error, retryable):
 def test_a_sampled_appeal_is_traced_whole_and_an_unsampled_one_not_at_all(ratio):
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-    from veche_shared.telemetry import setup_tracing
+    from veche_shared.telemetry import tracer_provider
 
-    provider = setup_tracing("unit", None, sample_ratio=ratio)
+    provider = tracer_provider("unit", None, sample_ratio=ratio)  # not the process's global
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     tracer = provider.get_tracer("test")
@@ -67,3 +67,15 @@ def test_a_sampled_appeal_is_traced_whole_and_an_unsampled_one_not_at_all(ratio)
     assert set(per_trace.values()) <= {2}  # never a fragment
     lowest, highest = {0.0: (0, 0), 0.5: (60, 140), 1.0: (200, 200)}[ratio]
     assert lowest <= len(per_trace) <= highest
+
+
+@pytest.mark.parametrize(("flags", "recorded"), [("01", True), ("00", False)])
+def test_a_later_stage_follows_the_decision_in_traceparent(flags, recorded):
+    from opentelemetry.propagate import extract
+    from veche_shared.telemetry import tracer_provider
+
+    # this stage's own ratio would decide the opposite way; the header wins
+    provider = tracer_provider("unit", None, sample_ratio=0.0 if recorded else 1.0)
+    headers = {"traceparent": f"00-{'ab' * 16}-{'cd' * 8}-{flags}"}
+    span = provider.get_tracer("test").start_span("process", context=extract(headers))
+    assert span.is_recording() is recorded
