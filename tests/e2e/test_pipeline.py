@@ -89,8 +89,15 @@ async def test_appeals_reach_notified_exactly_once_in_one_trace(stack, infra, to
 
     async with TopicReader(infra.kafka_bootstrap, f"{topics}.{APPEALS_NOTIFIED.name}") as reader:
         records = await reader.settle(quiet=2)
-    per_appeal = Counter(str(AppealNotifiedV1.from_bytes(r.value).appeal_id) for r in records)
-    assert all(per_appeal[a["appeal_id"]] == 1 for a in accepted)
+    # at least once: a batch redelivered (a rebalance while the services start) republishes the
+    # same event, which consumers skip by its id; a second *distinct* event would be a bug
+    decoded = (AppealNotifiedV1.from_bytes(r.value) for r in records)
+    distinct = {event.event_id: event for event in decoded}
+    per_appeal = Counter(str(event.appeal_id) for event in distinct.values())
+    print(f"{len(records)} notified records, {len(distinct)} distinct events")
+    assert {a["appeal_id"]: per_appeal[a["appeal_id"]] for a in accepted} == {
+        a["appeal_id"]: 1 for a in accepted
+    }
 
     trace_id = accepted[0]["trace_id"]
 
@@ -108,21 +115,26 @@ async def test_appeals_reach_notified_exactly_once_in_one_trace(stack, infra, to
     for service in ("classify", "route", "notify"):
         assert any(n.startswith("insert_many ") for s, n in events if s == service), service
     assert any(n.startswith("notify send ") for s, n in events if s == "notify")
-    assert f"{topics}.{APPEALS_NOTIFIED.name} publish" in names
-    assert not any(n.endswith(" create") for n in names)  # no empty span above each publish
+    # each publish is an event on the span that sent it, no span of its own
+    assert (notified_publish := f"{topics}.{APPEALS_NOTIFIED.name} publish") not in names
+    assert ("notify", notified_publish) in events
+    assert ("ingest", f"{topics}.{APPEALS_RECEIVED.name} publish") in events
+    assert not any(n.endswith((" create", " publish")) for n in names)
 
-    def timeline_spans() -> list[dict[str, Any]] | None:
+    def timeline_batches() -> list[dict[str, Any]] | None:
         spans = [
             s
             for s in read_spans(stack.sink_out)
-            if s["trace_id"] == trace_id and s["service"] == "ingest" and "process" in s["name"]
+            if s["name"] == "appeal timeline process"
+            and trace_id in {link["trace_id"] for link in s["links"]}
         ]
-        return spans if len(spans) >= 3 else None  # classified, routed, notified
+        return spans if spans else None
 
-    # ingest's timeline: each event's process span, its batch size on it, no store span under it
-    timeline = await until(timeline_spans, timeout=20)
-    assert all(s["attributes"]["veche.timeline.batch_size"] >= 1 for s in timeline)
-    assert not any("timeline" in n for n in names | {s["name"] for s in timeline})
+    # ingest's timeline is a projection: a span a batch in a trace of its own, linked to the
+    # traces of the appeals it recorded (classified, routed, notified: one to three batches)
+    timeline = await until(timeline_batches, timeout=20)
+    assert all(s["trace_id"] != trace_id for s in timeline)
+    assert sum(s["attributes"]["messaging.batch.message_count"] for s in timeline) >= 3
 
 
 async def test_malformed_message_lands_in_the_dlq_while_the_next_valid_one_is_processed(

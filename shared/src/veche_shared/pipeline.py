@@ -20,9 +20,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeAlias, TypeVar
 
@@ -35,8 +34,7 @@ from faststream.kafka.publisher.usecase import DefaultPublisher
 from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.propagate import extract
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
-from opentelemetry.util.types import AttributeValue
+from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, WTimeoutError
 from tenacity import (
@@ -49,6 +47,7 @@ from tenacity import (
 from .events import Event
 from .kafka import dead_letter_headers, raw_decoder, record_headers
 from .settings import ServiceSettings
+from .telemetry import call_events
 from .topics import Topic
 
 log = logging.getLogger(__name__)
@@ -124,6 +123,7 @@ class BatchConsumer(Generic[E]):
         handler: Handler[E],
         outputs: Sequence[Topic] = (),
         gather_ms: int | None = None,
+        trace_batch_as: str | None = None,
     ) -> None:
         self._topics: tuple[Topic, ...] = (topic,) if isinstance(topic, Topic) else tuple(topic)
         if not self._topics:
@@ -134,6 +134,7 @@ class BatchConsumer(Generic[E]):
         self._broker = broker
         self._settings = settings
         self._gather_ms = gather_ms
+        self._trace_batch_as = trace_batch_as
         # by the qualified name a record carries
         self._event_types: dict[str, type[E]] = {
             settings.topic_name(t): t.event  # type: ignore[misc]
@@ -149,6 +150,7 @@ class BatchConsumer(Generic[E]):
             )
             for t in self._topics
         }
+        self._publish_events = {out.name: f"{settings.topic_name(out)} publish" for out in outputs}
         self._publishers: dict[str, DefaultPublisher] = {
             out.name: broker.publisher(
                 settings.topic_name(out),
@@ -188,24 +190,45 @@ class BatchConsumer(Generic[E]):
 
     async def process(self, records: Sequence[Record]) -> BatchOutcome:
         outcome = BatchOutcome()
+        batch_span = self._batch_span(records) if self._trace_batch_as else None
         items: list[Item[E]] = []
-        for record in records:
-            item = await self._decode(record, outcome)
-            if item is not None:
-                items.append(item)
         try:
+            for record in records:
+                item = await self._decode(record, outcome, batch_span)
+                if item is not None:
+                    items.append(item)
             if items:
                 await self._run(items, outcome)
         finally:
-            for item in items:
-                item.span.end()
+            for span in _distinct_spans(items):
+                span.end()
+            if batch_span is not None and not items:
+                batch_span.end()
         return outcome
 
-    async def _decode(self, record: Record, outcome: BatchOutcome) -> Item[E] | None:
-        parent = extract(record_headers(record))
-        span = tracer.start_span(
+    def _batch_span(self, records: Sequence[Record]) -> Span:
+        """One span for the whole batch, linked to each record's trace: for a projection off
+        the appeals' path, where a span per record in every appeal's trace told operators
+        nothing the stages' spans do not (ingest's timeline: a third of an appeal's spans)."""
+        contexts = (
+            trace.get_current_span(extract(record_headers(r))).get_span_context() for r in records
+        )
+        return tracer.start_span(
+            str(self._trace_batch_as),
+            kind=SpanKind.CONSUMER,
+            links=[Link(context) for context in contexts if context.is_valid],
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.batch.message_count": len(records),
+                "messaging.consumer.group.name": self._group,
+            },
+        )
+
+    def _record_span(self, record: Record) -> Span:
+        """The record's span, a child of the context its headers carry: the appeal's trace."""
+        return tracer.start_span(
             f"{record.topic} process",
-            context=parent,
+            context=extract(record_headers(record)),
             kind=SpanKind.CONSUMER,
             attributes={
                 "messaging.system": "kafka",
@@ -215,15 +238,22 @@ class BatchConsumer(Generic[E]):
                 "messaging.consumer.group.name": self._group,
             },
         )
+
+    async def _decode(
+        self, record: Record, outcome: BatchOutcome, batch_span: Span | None
+    ) -> Item[E] | None:
+        span = batch_span or self._record_span(record)
         try:
             event = self._event_type(record.topic).from_bytes(record.value or b"")
         except (ValueError, ValidationError, UnicodeDecodeError, LookupError) as error:
-            with trace.use_span(span, end_on_exit=True):
-                span.set_status(Status(StatusCode.ERROR, type(error).__name__))
+            with trace.use_span(span, end_on_exit=batch_span is None):
+                if batch_span is None:
+                    span.set_status(Status(StatusCode.ERROR, type(error).__name__))
                 await self._dead_letter(record, error, attempts=1, outcome=outcome)
             return None
-        span.set_attribute("veche.appeal_id", str(event.appeal_id))
-        span.set_attribute("veche.event_id", str(event.event_id))
+        if batch_span is None:
+            span.set_attribute("veche.appeal_id", str(event.appeal_id))
+            span.set_attribute("veche.event_id", str(event.event_id))
         return Item(record=record, event=event, span=span)
 
     def _event_type(self, topic_name: str) -> type[E]:
@@ -278,20 +308,28 @@ class BatchConsumer(Generic[E]):
         return publications
 
     async def _publish(self, publications: Sequence[Publication], outcome: BatchOutcome) -> None:
-        pending: list[asyncio.Future[Any]] = []
+        """Send every event, then wait for all the acknowledgements: each event's send is an
+        event on its record's span, lasting until the broker acknowledged the batch."""
+        served: dict[str, list[Span]] = {}
         for publication in publications:
-            publisher = self._publishers[publication.topic.name]
-            with trace.use_span(publication.item.span):
-                future = await publisher.publish(
-                    publication.event.to_bytes(),
-                    key=publication.event.key(),
-                    headers={"content-type": "application/json"},
-                    no_confirm=True,
-                )
-            if inspect.isawaitable(future):  # the in-memory test producer confirms at once
-                pending.append(future)
-        # Offsets are committed only after every outgoing event is acknowledged by the broker.
-        await asyncio.gather(*pending)
+            served.setdefault(publication.topic.name, []).append(publication.item.span)
+        with ExitStack() as stack:
+            for topic, spans in served.items():
+                stack.enter_context(call_events(spans, self._publish_events[topic]))
+            pending: list[asyncio.Future[Any]] = []
+            for publication in publications:
+                publisher = self._publishers[publication.topic.name]
+                with trace.use_span(publication.item.span):  # its traceparent goes along
+                    future = await publisher.publish(
+                        publication.event.to_bytes(),
+                        key=publication.event.key(),
+                        headers={"content-type": "application/json"},
+                        no_confirm=True,
+                    )
+                if inspect.isawaitable(future):  # the in-memory test producer confirms at once
+                    pending.append(future)
+            # Offsets are committed only after every outgoing event is acknowledged.
+            await asyncio.gather(*pending)
         outcome.published += len(publications)
 
     async def _dead_letter(
@@ -316,28 +354,21 @@ class BatchConsumer(Generic[E]):
         outcome.failures.append(type(error).__name__)
 
 
-@contextmanager
 def store_events(
     items: Sequence[Item[Any]], operation: str, collection: str, database: str
-) -> Iterator[None]:
-    """Record a bulk store call as an event on every record's span, so each appeal's trace
-    shows its write: the call, the batch it served, when it started and how long it took.
+) -> AbstractContextManager[None]:
+    """A bulk store call as an event on every record's span (:func:`call_events`), so each
+    appeal's trace shows its write: the call, the batch it served, when and how long."""
+    return call_events(
+        _distinct_spans(items),
+        f"{operation} {database}.{collection}",
+        {"db.operation.batch.size": len(items)},
+    )
 
-    A bulk write serves many traces at once. A child span per record for the same call cost
-    ~57 µs each to make, export and collect (six per appeal across the stages); an event on
-    the span the record already has costs ~11 µs and tells the same.
-    """
-    started = time.time_ns()
-    # the name says which call on which collection; attributes only what it does not (each
-    # attribute is encoded again for every record's event: the db.* four cost ~11 µs an event)
-    attributes: dict[str, AttributeValue] = {"db.operation.batch.size": len(items)}
-    try:
-        yield
-    except BaseException as error:
-        attributes["error.type"] = type(error).__name__
-        raise
-    finally:
-        attributes["veche.duration_ms"] = round((time.time_ns() - started) / 1e6, 3)
-        name = f"{operation} {database}.{collection}"
-        for item in items:
-            item.span.add_event(name, attributes, timestamp=started)
+
+def _distinct_spans(items: Sequence[Item[Any]]) -> list[Span]:
+    """Each span once: the items of a batch traced as one share its span."""
+    spans: dict[int, Span] = {}
+    for item in items:
+        spans.setdefault(id(item.span), item.span)
+    return list(spans.values())

@@ -41,7 +41,7 @@ class Runtime:
             tracer_provider=tracer_provider,
             registry=registry,
             client=create_client(settings),
-            broker=create_broker(settings, tracer_provider=tracer_provider, registry=registry),
+            broker=create_broker(settings, registry=registry),
         )
 
     def app(

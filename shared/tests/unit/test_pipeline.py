@@ -14,7 +14,7 @@ from veche_shared.kafka import (
     DLQ_ORIGINAL_TOPIC,
     raw_decoder,
 )
-from veche_shared.pipeline import BatchConsumer, PoisonError, Publication
+from veche_shared.pipeline import BatchConsumer, PoisonError, Publication, store_events
 from veche_shared.settings import ServiceSettings
 from veche_shared.testing.events import classified_from, received
 from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_RECEIVED
@@ -24,7 +24,7 @@ class Settings(ServiceSettings):
     service_name = "unit"
 
 
-def record(value: bytes, offset: int) -> ConsumerRecord:
+def record(value: bytes, offset: int, headers=()) -> ConsumerRecord:
     return ConsumerRecord(
         topic="appeals.received.v1",
         partition=0,
@@ -36,7 +36,7 @@ def record(value: bytes, offset: int) -> ConsumerRecord:
         checksum=None,
         serialized_key_size=0,
         serialized_value_size=len(value),
-        headers=[],
+        headers=list(headers),
     )
 
 
@@ -144,3 +144,77 @@ def test_a_bulk_store_call_is_an_event_on_every_records_span():
     assert [e.name for e in spans[1].events] == ["insert_many db.notes"]
     failed = spans[0].events[1]
     assert (failed.name, failed.attributes["error.type"]) == ("find db.notes", "ConnectionError")
+
+
+@pytest.fixture
+def recorded_spans(monkeypatch):
+    """The pipeline's spans, recorded by a provider of the test's own (not the global one)."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from veche_shared import pipeline
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(pipeline, "tracer", provider.get_tracer("test"))
+    return exporter.get_finished_spans
+
+
+def traced_record(value: bytes, offset: int, trace_id: int) -> ConsumerRecord:
+    traceparent = f"00-{trace_id:032x}-{offset + 1:016x}-01".encode()
+    return record(value, offset, headers=[("traceparent", traceparent)])
+
+
+async def test_each_published_event_is_an_event_on_its_records_span(broker, recorded_spans):
+    async def handler(items):
+        return [Publication(APPEALS_CLASSIFIED, classified_from(i.event), i) for i in items]
+
+    outcome, _, out = await run_batch(broker, handler, [received().to_bytes()] * 2)
+    assert (outcome.published, len(out)) == (2, 2)
+    spans = recorded_spans()
+    assert [s.name for s in spans] == ["appeals.received.v1 process"] * 2
+    for span in spans:  # no producer span: the publish is on the record's span
+        [sent] = span.events
+        assert sent.name == "appeals.classified.v1 publish"
+        assert sent.attributes["veche.duration_ms"] >= 0
+
+
+async def test_a_batch_traced_as_one_span_links_every_records_trace(broker, recorded_spans):
+    seen = []
+
+    async def handler(items):
+        seen.append({id(i.span) for i in items})
+        with store_events(items, "insert_many", "timeline", "db"):
+            pass
+        return ()
+
+    consumer = BatchConsumer(
+        broker, Settings(), topic=APPEALS_RECEIVED, handler=handler, trace_batch_as="projection"
+    )
+    values = [received().to_bytes(), b"not json", received().to_bytes()]
+    async with TestKafkaBroker(broker):
+        outcome = await consumer.process(
+            [traced_record(v, n, trace_id=n + 7) for n, v in enumerate(values)]
+        )
+    assert outcome.dead_lettered == 1
+    [shared] = seen  # one handler call, its items sharing the batch's span
+    assert len(shared) == 1
+    [span] = recorded_spans()  # ended once, whatever its records did
+    assert span.name == "projection"
+    assert span.attributes["messaging.batch.message_count"] == 3
+    assert [link.context.trace_id for link in span.links] == [7, 8, 9]
+    assert [e.name for e in span.events].count("insert_many db.timeline") == 1
+
+
+async def test_a_batch_span_ends_when_every_record_was_poison(broker, recorded_spans):
+    async def handler(items):
+        raise AssertionError("no item reaches the handler")
+
+    consumer = BatchConsumer(
+        broker, Settings(), topic=APPEALS_RECEIVED, handler=handler, trace_batch_as="projection"
+    )
+    async with TestKafkaBroker(broker):
+        outcome = await consumer.process([traced_record(b"{", 0, trace_id=5)])
+    assert outcome.dead_lettered == 1
+    assert [s.name for s in recorded_spans()] == ["projection"]

@@ -49,6 +49,10 @@ def spans_from_request(payload: bytes) -> list[dict[str, Any]]:
                             }
                             for event in span.events
                         ],
+                        "links": [
+                            {"trace_id": link.trace_id.hex(), "span_id": link.span_id.hex()}
+                            for link in span.links
+                        ],
                     }
                 )
     return spans
