@@ -14,9 +14,15 @@ from veche_shared.kafka import (
     DLQ_ORIGINAL_TOPIC,
     raw_decoder,
 )
-from veche_shared.pipeline import BatchConsumer, PoisonError, Publication, store_events
+from veche_shared.pipeline import (
+    BatchConsumer,
+    PoisonError,
+    Publication,
+    handler_per_topic,
+    store_events,
+)
 from veche_shared.settings import ServiceSettings
-from veche_shared.testing.events import classified_from, received
+from veche_shared.testing.events import classified, classified_from, received
 from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_RECEIVED
 
 
@@ -24,9 +30,9 @@ class Settings(ServiceSettings):
     service_name = "unit"
 
 
-def record(value: bytes, offset: int, headers=()) -> ConsumerRecord:
+def record(value: bytes, offset: int, headers=(), topic="appeals.received.v1") -> ConsumerRecord:
     return ConsumerRecord(
-        topic="appeals.received.v1",
+        topic=topic,
         partition=0,
         offset=offset,
         timestamp=0,
@@ -218,3 +224,39 @@ async def test_a_batch_span_ends_when_every_record_was_poison(broker, recorded_s
         outcome = await consumer.process([traced_record(b"{", 0, trace_id=5)])
     assert outcome.dead_lettered == 1
     assert [s.name for s in recorded_spans()] == ["projection"]
+
+
+async def test_one_consumer_of_several_topics_gives_each_handler_its_topics_records(broker):
+    seen: dict[str, list[str]] = {}
+
+    def handler(name):
+        async def handle(items):
+            seen.setdefault(name, []).extend(str(i.event.appeal_id) for i in items)
+            if name == "classified":
+                return []
+            return [Publication(APPEALS_CLASSIFIED, classified_from(i.event), i) for i in items]
+
+        return handle
+
+    settings = Settings()
+    handlers = {APPEALS_RECEIVED: handler("received"), APPEALS_CLASSIFIED: handler("classified")}
+    consumer = BatchConsumer(
+        broker,
+        settings,
+        topic=tuple(handlers),
+        handler=handler_per_topic(settings, handlers),
+        outputs=[APPEALS_CLASSIFIED],
+    )
+    first, second, other = received(), received(), classified()
+    records = [
+        record(first.to_bytes(), 0),
+        record(other.to_bytes(), 0, topic="appeals.classified.v1"),
+        record(second.to_bytes(), 1),
+    ]
+    async with TestKafkaBroker(broker):
+        outcome = await consumer.process(records)
+    assert seen == {
+        "received": [str(first.appeal_id), str(second.appeal_id)],
+        "classified": [str(other.appeal_id)],
+    }
+    assert outcome.published == 2

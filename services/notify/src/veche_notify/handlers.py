@@ -26,7 +26,14 @@ from veche_shared.events import (
 )
 from veche_shared.kafka import dead_letter_headers
 from veche_shared.mongo import Document
-from veche_shared.pipeline import BatchConsumer, Item, Publication, store_events
+from veche_shared.pipeline import (
+    BatchConsumer,
+    Handler,
+    Item,
+    Publication,
+    handler_per_topic,
+    store_events,
+)
 from veche_shared.topics import (
     APPEALS_ANSWERED,
     APPEALS_DEADLINE,
@@ -105,9 +112,7 @@ class NotifyStage:
         self._renderer = renderer
         self._deliverer = deliverer
 
-    def consumer(
-        self, topic: Topic, planner: Planner[E], *, always_report: bool
-    ) -> BatchConsumer[E]:
+    def handler(self, topic: Topic, planner: Planner[E], *, always_report: bool) -> Handler[E]:
         dlq = self._broker.publisher(self._settings.topic_name(topic.dlq))
 
         async def notify_batch(items: Sequence[Item[E]]) -> Sequence[Publication]:
@@ -142,15 +147,7 @@ class NotifyStage:
             await self._dead_letter(items, planned, final, dlq)
             return await self._report(items, planned, final, always_report)
 
-        consumer = BatchConsumer(
-            self._broker,
-            self._settings,
-            topic=topic,
-            handler=notify_batch,
-            outputs=[APPEALS_NOTIFIED],
-        )
-        consumer.subscribe()
-        return consumer
+        return notify_batch
 
     async def _subscriptions(self) -> tuple[list[Subscription], dict[str, str]]:
         documents = await self._store.current_subscriptions()
@@ -246,8 +243,18 @@ def register_handlers(
     renderer: Renderer,
     deliverer: Deliverer,
 ) -> NotifyStage:
+    """One consumer, one member of the group, for the three topics (``handler_per_topic``)."""
     stage = NotifyStage(broker, settings, store, renderer, deliverer)
-    stage.consumer(APPEALS_ROUTED, plan_routed, always_report=True)
-    stage.consumer(APPEALS_DEADLINE, plan_deadline, always_report=False)
-    stage.consumer(APPEALS_ANSWERED, plan_answered, always_report=False)
+    handlers: dict[Topic, Handler[Any]] = {
+        APPEALS_ROUTED: stage.handler(APPEALS_ROUTED, plan_routed, always_report=True),
+        APPEALS_DEADLINE: stage.handler(APPEALS_DEADLINE, plan_deadline, always_report=False),
+        APPEALS_ANSWERED: stage.handler(APPEALS_ANSWERED, plan_answered, always_report=False),
+    }
+    BatchConsumer[Any](
+        broker,
+        settings,
+        topic=tuple(handlers),
+        handler=handler_per_topic(settings, handlers),
+        outputs=[APPEALS_NOTIFIED],
+    ).subscribe()
     return stage

@@ -15,7 +15,7 @@ from veche_shared.topics import APPEALS_DEADLINE
 from .domain.routing import Router, load_yaml
 from .domain.rules import Catalog, RuleSpec
 from .domain.ruleset import RuleState
-from .handlers import register_answer_handler, register_handlers
+from .handlers import register_handlers
 from .http import create_api
 from .rulebook import RuleSource
 from .settings import RouteSettings
@@ -84,7 +84,6 @@ def create_app(settings: RouteSettings | None = None) -> ServiceApp:
         batch=settings.watch_batch,
     )
     register_handlers(runtime.broker, settings, store, router, rules)
-    register_answer_handler(runtime.broker, settings, store)
     api = create_api(rules, store, watcher)
     # no span per ASGI message: "http send"/"http receive" were 3 of ingest's 10 spans a request
     FastAPIInstrumentor.instrument_app(

@@ -4,12 +4,20 @@ appeals.answered.v1 -> the appeal's terms are no longer watched."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from faststream.kafka import KafkaBroker
 from veche_shared.events import AppealAnsweredV1, AppealClassifiedV1, AppealRoutedV1
-from veche_shared.pipeline import BatchConsumer, Item, Publication, store_events
+from veche_shared.pipeline import (
+    BatchConsumer,
+    Handler,
+    Item,
+    Publication,
+    handler_per_topic,
+    store_events,
+)
 from veche_shared.settings import ServiceSettings
-from veche_shared.topics import APPEALS_ANSWERED, APPEALS_CLASSIFIED, APPEALS_ROUTED
+from veche_shared.topics import APPEALS_ANSWERED, APPEALS_CLASSIFIED, APPEALS_ROUTED, Topic
 
 from .domain.routing import Router
 from .rulebook import RuleSource
@@ -22,7 +30,26 @@ def register_handlers(
     store: RouteStore,
     router: Router,
     rules: RuleSource,
-) -> BatchConsumer[AppealClassifiedV1]:
+) -> BatchConsumer[Any]:
+    """One consumer, one member of the group, for both topics (see ``handler_per_topic``)."""
+    handlers: dict[Topic, Handler[Any]] = {
+        APPEALS_CLASSIFIED: routing_handler(store, router, rules),
+        APPEALS_ANSWERED: closing_handler(store),
+    }
+    consumer: BatchConsumer[Any] = BatchConsumer(
+        broker,
+        settings,
+        topic=tuple(handlers),
+        handler=handler_per_topic(settings, handlers),
+        outputs=[APPEALS_ROUTED],
+    )
+    consumer.subscribe()
+    return consumer
+
+
+def routing_handler(
+    store: RouteStore, router: Router, rules: RuleSource
+) -> Handler[AppealClassifiedV1]:
     async def route_batch(items: Sequence[Item[AppealClassifiedV1]]) -> Sequence[Publication]:
         book = await rules.refresh()  # a rule change acknowledged anywhere applies from here on
         decisions: list[tuple[str, AppealRoutedV1]] = []
@@ -43,22 +70,14 @@ def register_handlers(
             for item, event in zip(items, recorded, strict=True)
         ]
 
-    consumer = BatchConsumer(
-        broker, settings, topic=APPEALS_CLASSIFIED, handler=route_batch, outputs=[APPEALS_ROUTED]
-    )
-    consumer.subscribe()
-    return consumer
+    return route_batch
 
 
-def register_answer_handler(
-    broker: KafkaBroker, settings: ServiceSettings, store: RouteStore
-) -> BatchConsumer[AppealAnsweredV1]:
+def closing_handler(store: RouteStore) -> Handler[AppealAnsweredV1]:
     async def close_batch(items: Sequence[Item[AppealAnsweredV1]]) -> Sequence[Publication]:
         answers = [(str(item.event.appeal_id), item.event.answered_at) for item in items]
         with store_events(items, "update_many", "assignments", store.db.name):
             await store.close_appeals(answers)
         return []
 
-    consumer = BatchConsumer(broker, settings, topic=APPEALS_ANSWERED, handler=close_batch)
-    consumer.subscribe()
-    return consumer
+    return close_batch
