@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ tracer = trace.get_tracer("veche.pipeline")
 
 E = TypeVar("E", bound=Event)
 GATHER_BYTES = 1024 * 1024  # a gathering consumer's fetch returns early once this much is there
+MIN_PART = 100  # records: a smaller batch part saves less waiting than its calls cost
 Record: TypeAlias = ConsumerRecord[Any, Any]
 
 
@@ -263,8 +265,31 @@ class BatchConsumer(Generic[E]):
             raise LookupError(f"no event type for topic {topic_name}") from None
 
     async def _run(self, items: list[Item[E]], outcome: BatchOutcome) -> None:
+        parts = split_by_key(items, self._settings.batch_parts, MIN_PART)
+        if len(parts) == 1:
+            publications = await self._handle(items, outcome)
+        else:
+            publications = await self._handle_parts(parts, outcome)
+        await self._publish(publications, outcome)
+
+    async def _handle_parts(
+        self, parts: Sequence[list[Item[E]]], outcome: BatchOutcome
+    ) -> list[Publication]:
+        """A large batch as concurrent parts: while one part waits for the store, another
+        computes. A stage handled its batch as one sequence of computing and waiting (route
+        waited ~65 % of a 500-record batch on its inserts and the broker's ack), and at
+        saturation a fifth of the two cores stayed idle. Parts split by key, so an appeal's
+        records stay in order; the offsets are committed once every part is done, as before."""
         try:
-            publications = await self._with_retries(items)
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._handle(part, outcome)) for part in parts]
+        except ExceptionGroup as failed:  # the others were cancelled: redelivered, idempotent
+            raise failed.exceptions[0] from None
+        return [publication for task in tasks for publication in task.result()]
+
+    async def _handle(self, items: list[Item[E]], outcome: BatchOutcome) -> list[Publication]:
+        try:
+            return list(await self._with_retries(items))
         except Exception as error:
             if is_retryable(error):
                 raise  # infrastructure is down: let the batch be redelivered later
@@ -272,8 +297,7 @@ class BatchConsumer(Generic[E]):
                 "batch failed, isolating the poison record",
                 extra={"error_class": type(error).__name__, "records": len(items)},
             )
-            publications = await self._one_by_one(items, outcome)
-        await self._publish(publications, outcome)
+            return await self._one_by_one(items, outcome)
 
     async def _with_retries(self, items: Sequence[Item[E]]) -> Sequence[Publication]:
         result: Sequence[Publication] = ()
@@ -352,6 +376,19 @@ class BatchConsumer(Generic[E]):
         )
         outcome.dead_lettered += 1
         outcome.failures.append(type(error).__name__)
+
+
+def split_by_key(items: Sequence[Item[E]], parts: int, min_part: int) -> list[list[Item[E]]]:
+    """Up to ``parts`` groups by the records' keys (an appeal's records stay in one group, in
+    order); a batch of fewer than ``min_part`` records a part stays whole (splitting it saves no
+    waiting). Not by partition: a poll mostly returns one partition's records."""
+    count = min(parts, len(items) // min_part)
+    if count < 2:
+        return [list(items)]
+    groups: list[list[Item[E]]] = [[] for _ in range(count)]
+    for item in items:
+        groups[zlib.crc32(item.record.key or b"") % count].append(item)
+    return [group for group in groups if group]
 
 
 def handler_per_topic(

@@ -42,6 +42,11 @@ class ServiceSettings(BaseSettings):
     region_code: str = Field(default="71", pattern=r"^\d{2}$", description="region served")
     batch_max_records: int = Field(default=500, ge=1, description="records per consumer batch")
     batch_timeout_ms: int = Field(default=50, ge=1, description="max wait to fill a batch")
+    batch_parts: int = Field(
+        default=2,
+        ge=1,
+        description="a large batch is handled as this many concurrent parts, by key",
+    )
     retry_attempts: int = Field(
         default=5, ge=1, description="attempts for a retryable store/broker error in a batch"
     )

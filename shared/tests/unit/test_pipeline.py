@@ -16,9 +16,11 @@ from veche_shared.kafka import (
 )
 from veche_shared.pipeline import (
     BatchConsumer,
+    Item,
     PoisonError,
     Publication,
     handler_per_topic,
+    split_by_key,
     store_events,
 )
 from veche_shared.settings import ServiceSettings
@@ -30,14 +32,16 @@ class Settings(ServiceSettings):
     service_name = "unit"
 
 
-def record(value: bytes, offset: int, headers=(), topic="appeals.received.v1") -> ConsumerRecord:
+def record(
+    value: bytes, offset: int, headers=(), topic="appeals.received.v1", partition=0, key=None
+) -> ConsumerRecord:
     return ConsumerRecord(
         topic=topic,
-        partition=0,
+        partition=partition,
         offset=offset,
         timestamp=0,
         timestamp_type=0,
-        key=None,
+        key=key,
         value=value,
         checksum=None,
         serialized_key_size=0,
@@ -260,3 +264,54 @@ async def test_one_consumer_of_several_topics_gives_each_handler_its_topics_reco
         "classified": [str(other.appeal_id)],
     }
     assert outcome.published == 2
+
+
+def keyed_items(keys):
+    return [Item(record(b"{}", n, key=key), received(), None) for n, key in enumerate(keys)]
+
+
+def test_a_large_batch_splits_into_parts_keeping_each_keys_records_together_in_order():
+    keys = [f"appeal-{n % 60}".encode() for n in range(300)]  # five records a key
+    parts = split_by_key(keyed_items(keys), 2, 100)
+    assert len(parts) == 2
+    assert sum(len(part) for part in parts) == 300
+    assert min(len(part) for part in parts) > 100  # the keys spread over both
+    for part in parts:
+        offsets = [i.record.offset for i in part]
+        assert offsets == sorted(offsets)
+    [first, second] = ({i.record.key for i in part} for part in parts)
+    assert not first & second
+
+
+def test_a_small_batch_stays_whole():
+    keys = [f"appeal-{n}".encode() for n in range(199)]
+    assert len(split_by_key(keyed_items(keys), 2, 100)) == 1
+    assert len(split_by_key(keyed_items(keys * 3), 1, 100)) == 1
+
+
+async def test_the_parts_of_a_batch_run_concurrently_and_a_poison_record_stays_in_its_part(broker):
+    started: list[int] = []
+    both_started = asyncio.Event()
+
+    async def handler(items):
+        started.append(len(items))
+        if len(started) == 2:
+            both_started.set()
+        # a part waits here for the other part to start: sequential parts would time out
+        await asyncio.wait_for(both_started.wait(), 5)
+        if any(i.event.appeal.text == "POISON" for i in items):
+            raise PoisonError("cannot classify")
+        return [Publication(APPEALS_CLASSIFIED, classified_from(i.event), i) for i in items]
+
+    consumer = BatchConsumer(
+        broker, Settings(), topic=APPEALS_RECEIVED, handler=handler, outputs=[APPEALS_CLASSIFIED]
+    )
+    values = [received().to_bytes() for _ in range(240)]
+    values[5] = received(text="POISON").to_bytes()
+    records = [record(v, n, key=str(n).encode()) for n, v in enumerate(values)]
+    async with TestKafkaBroker(broker):
+        outcome = await consumer.process(records)
+    assert len(started) > 2  # two parts, then the poison's part one by one
+    assert sum(started[:2]) == 240
+    assert outcome.dead_lettered == 1
+    assert outcome.published == 239
