@@ -56,7 +56,7 @@ def tracer_provider(
     The decision is taken where an appeal's trace starts (ingest's request, or the first stage
     that sees a record without trace context) and travels in the ``traceparent`` header, so
     every later stage follows it (``ParentBased``): an appeal's trace is complete or absent,
-    never a fragment. Tracing every appeal costs about a third of the pipeline's CPU on the
+    never a fragment. Exporting every appeal's trace costs ~15 % of the pipeline's CPU on the
     bench's two cores (docs/PERFORMANCE.md, sessions 15-16): a ratio below 1 is the knob for a
     deployment that needs the CPU more than a trace of every appeal.
     """
