@@ -9,6 +9,7 @@ import pytest
 from veche_classify.app import create_app
 from veche_classify.settings import ClassifySettings
 from veche_classify.storage import ClassifyStore
+from veche_shared import pipeline
 from veche_shared.events import AppealClassifiedV1, AppealReceivedV1, utc_now
 from veche_shared.testing.app_runner import serving
 from veche_shared.testing.events import received
@@ -165,6 +166,49 @@ async def test_near_duplicates_share_one_incident_across_two_consumers(infra, to
     }
     db = mongo[settings.database]
     assert await db["incident_locks"].count_documents({}) == 0  # every lease released
+
+
+async def test_near_duplicates_in_one_batch_share_an_incident_across_its_parts(
+    infra, topics, mongo, monkeypatch
+):
+    """A batch handled as concurrent parts (VECHE_BATCH_PARTS): the two halves of a pair have
+    different keys, so usually land in different parts, and must still share one incident."""
+    monkeypatch.setattr(pipeline, "MIN_PART", 2)  # split even a small test batch
+    settings = _settings(infra, topics, batch_parts=3)
+    streets = ["Металлургов", "Болдина", "Октябрьской", "Кирова", "Пушкинской", "Марата"]
+    events = []
+    for i, street in enumerate(streets):
+        at = received().appeal.registered_at + timedelta(minutes=i)
+        events.append(received(text=f"На улице {street} огромная яма на дороге", registered_at=at))
+        events.append(
+            received(
+                text=f"огромные ямы на дороге по улице {street}, колеса разбиваем",
+                registered_at=at + timedelta(minutes=30),
+            )
+        )
+    # written before the service starts, so its first polls take them together; keyed by
+    # appeal, as ingest writes them (parts are split by key)
+    for event in events:
+        await produce(
+            settings.kafka_bootstrap,
+            settings.topic_name(APPEALS_RECEIVED),
+            [event.to_bytes()],
+            key=event.key(),
+        )
+    async with (
+        serving(create_app(settings)),
+        TopicReader(settings.kafka_bootstrap, settings.topic_name(APPEALS_CLASSIFIED)) as out,
+    ):
+        wanted = {str(e.appeal_id) for e in events}
+        await out.wait_for(lambda _: wanted <= set(_by_appeal(out)), timeout=90)
+        by_appeal = _by_appeal(out)
+
+    for first, second in zip(events[::2], events[1::2], strict=True):
+        a = by_appeal[str(first.appeal_id)][0].classification
+        b = by_appeal[str(second.appeal_id)][0].classification
+        assert a.incident_id is not None
+        assert a.incident_id == b.incident_id
+    assert await mongo[settings.database]["incident_locks"].count_documents({}) == 0
 
 
 async def test_place_lock_waits_for_holder_and_takes_over_expired_lease(infra, mongo, namespace):
