@@ -426,7 +426,8 @@ def cpu_per_appeal_text(results: Results, usage: Mapping[str, tuple[float, float
         lines.append(
             "- **verdict**: the store costs the most per appeal. Every command FerretDB "
             "answers is a SQLite transaction with Go JSON around it, and an update is a read, "
-            f"a rewrite and a commit{rates}; Veche changes {changed or 'several'} documents "
+            f"a rewrite and a commit{rates}; Veche changes {changed or 'several'} "
+            f"document{'' if changed == 1 else 's'} "
             "per appeal (ingest's status summary, classify's incident place; notify's delivery "
             "states are inserts). A real MongoDB via `VECHE_MONGO_URL` moves this limit."
         )

@@ -163,6 +163,25 @@ class BatchConsumer(Generic[E]):
             for out in outputs
         }
 
+    @classmethod
+    def per_topic(
+        cls,
+        broker: KafkaBroker,
+        settings: ServiceSettings,
+        handlers: Mapping[Topic, Handler[Any]],
+        *,
+        outputs: Sequence[Topic] = (),
+    ) -> BatchConsumer[Any]:
+        """One consumer, one member of the service's group, for several topics, each topic's
+        records to its own handler (see :func:`handler_per_topic`)."""
+        return BatchConsumer[Any](
+            broker,
+            settings,
+            topic=tuple(handlers),
+            handler=handler_per_topic(settings, handlers),
+            outputs=outputs,
+        )
+
     def subscribe(self) -> None:
         """Register the batch subscriber (called from ``create_app``, never at import)."""
         names = [self._settings.topic_name(t) for t in self._topics]

@@ -31,7 +31,6 @@ from veche_shared.pipeline import (
     Handler,
     Item,
     Publication,
-    handler_per_topic,
     store_events,
 )
 from veche_shared.topics import (
@@ -243,18 +242,11 @@ def register_handlers(
     renderer: Renderer,
     deliverer: Deliverer,
 ) -> NotifyStage:
-    """One consumer, one member of the group, for the three topics (``handler_per_topic``)."""
     stage = NotifyStage(broker, settings, store, renderer, deliverer)
     handlers: dict[Topic, Handler[Any]] = {
         APPEALS_ROUTED: stage.handler(APPEALS_ROUTED, plan_routed, always_report=True),
         APPEALS_DEADLINE: stage.handler(APPEALS_DEADLINE, plan_deadline, always_report=False),
         APPEALS_ANSWERED: stage.handler(APPEALS_ANSWERED, plan_answered, always_report=False),
     }
-    BatchConsumer[Any](
-        broker,
-        settings,
-        topic=tuple(handlers),
-        handler=handler_per_topic(settings, handlers),
-        outputs=[APPEALS_NOTIFIED],
-    ).subscribe()
+    BatchConsumer.per_topic(broker, settings, handlers, outputs=[APPEALS_NOTIFIED]).subscribe()
     return stage

@@ -13,7 +13,6 @@ from veche_shared.pipeline import (
     Handler,
     Item,
     Publication,
-    handler_per_topic,
     store_events,
 )
 from veche_shared.settings import ServiceSettings
@@ -31,18 +30,11 @@ def register_handlers(
     router: Router,
     rules: RuleSource,
 ) -> BatchConsumer[Any]:
-    """One consumer, one member of the group, for both topics (see ``handler_per_topic``)."""
     handlers: dict[Topic, Handler[Any]] = {
         APPEALS_CLASSIFIED: routing_handler(store, router, rules),
         APPEALS_ANSWERED: closing_handler(store),
     }
-    consumer: BatchConsumer[Any] = BatchConsumer(
-        broker,
-        settings,
-        topic=tuple(handlers),
-        handler=handler_per_topic(settings, handlers),
-        outputs=[APPEALS_ROUTED],
-    )
+    consumer = BatchConsumer.per_topic(broker, settings, handlers, outputs=[APPEALS_ROUTED])
     consumer.subscribe()
     return consumer
 
