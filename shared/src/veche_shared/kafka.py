@@ -36,6 +36,7 @@ DLQ_ATTEMPTS = "x-veche-attempts"
 DLQ_CONSUMER_GROUP = "x-veche-consumer-group"
 DLQ_FAILED_AT = "x-veche-failed-at"
 MAX_ERROR_MESSAGE = 1000
+TRACEPARENT = "traceparent"  # W3C trace context header
 
 
 class TraceContextMiddleware(BaseMiddleware[KafkaPublishCommand, Any]):
@@ -52,7 +53,8 @@ class TraceContextMiddleware(BaseMiddleware[KafkaPublishCommand, Any]):
     async def publish_scope(
         self, call_next: Callable[[KafkaPublishCommand], Awaitable[Any]], cmd: KafkaPublishCommand
     ) -> Any:
-        inject(cmd.headers)
+        if TRACEPARENT not in cmd.headers:  # one the caller gives (a stored appeal's) stands
+            inject(cmd.headers)
         if cmd.no_confirm:
             return await call_next(cmd)
         with call_events([trace.get_current_span()], f"{cmd.destination} publish"):

@@ -5,6 +5,7 @@ import asyncio
 import pytest
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka.annotations import KafkaMessage
 from veche_shared.events import AppealClassifiedV1, AppealReceivedV1
 from veche_shared.kafka import (
     DLQ_ATTEMPTS,
@@ -315,3 +316,28 @@ async def test_the_parts_of_a_batch_run_concurrently_and_a_poison_record_stays_i
     assert sum(started[:2]) == 240
     assert outcome.dead_lettered == 1
     assert outcome.published == 239
+
+
+async def test_publishing_injects_the_current_context_unless_the_caller_gives_one():
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from prometheus_client import CollectorRegistry
+    from veche_shared.kafka import create_broker
+
+    broker = create_broker(Settings(), registry=CollectorRegistry())
+    seen: list[dict[str, str]] = []
+
+    @broker.subscriber("appeals.classified.v1", decoder=raw_decoder)
+    async def on_out(body: bytes, message: KafkaMessage):
+        seen.append(dict(message.headers))
+
+    stored = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"  # an appeal's, kept
+    span = TracerProvider().get_tracer("test").start_span("answer request")
+    async with TestKafkaBroker(broker):
+        with trace.use_span(span, end_on_exit=True):
+            await broker.publish(b"{}", "appeals.classified.v1")
+            await broker.publish(b"{}", "appeals.classified.v1", headers={"traceparent": stored})
+    own = format(span.get_span_context().span_id, "016x")
+    assert seen[0]["traceparent"].split("-")[2] == own  # the current span's context
+    assert seen[1]["traceparent"] == stored  # the appeal's trace, not the request's
+    assert [e.name for e in span.events] == ["appeals.classified.v1 publish"] * 2

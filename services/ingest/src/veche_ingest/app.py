@@ -6,13 +6,10 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
-from opentelemetry import context, trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.propagate import extract
 from veche_shared.events import Event
 from veche_shared.runtime import Runtime
 from veche_shared.service import ServiceApp
-from veche_shared.telemetry import call_events
 from veche_shared.topics import APPEALS_ANSWERED, APPEALS_RECEIVED, Topic
 
 from .closing import Closer
@@ -41,17 +38,15 @@ def event_publisher(
     )
 
     async def publish(event: Event, trace_headers: Mapping[str, str]) -> None:
-        # The traceparent sent continues the context stored at registration: the same trace
-        # whether the request or, later, the relay publishes; the send is an event on the
-        # span doing it (the registration's, or none for the relay).
-        with call_events([trace.get_current_span()], f"{name} publish"):
-            token = context.attach(extract(dict(trace_headers)))
-            try:
-                await publisher.publish(
-                    event.to_bytes(), key=event.key(), headers={"content-type": "application/json"}
-                )
-            finally:
-                context.detach(token)
+        # The stored traceparent travels as given: the appeal's trace whether the request, the
+        # outbox relay or, weeks later, the closing answer publishes (the broker's middleware
+        # injects the current context only where none is given, and records the send as an
+        # event on the span doing it).
+        await publisher.publish(
+            event.to_bytes(),
+            key=event.key(),
+            headers={"content-type": "application/json", **trace_headers},
+        )
 
     return publish
 
