@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import pymongo
 from pymongo import AsyncMongoClient, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 if tuple(int(x) for x in pymongo.version.split(".")[:2]) < (4, 13):
     sys.exit(f"bench_store.py needs pymongo>=4.13 (AsyncMongoClient), found {pymongo.version}")
@@ -139,7 +139,10 @@ async def main() -> int:
     T = args.timeout
     N, OPS, C = args.docs, args.ops, args.concurrency
 
-    hello = await client.admin.command("hello")
+    try:
+        hello = await client.admin.command("hello")
+    except OperationFailure:  # servers older than MongoDB 4.4 (mongo-java-server) know isMaster
+        hello = await client.admin.command("isMaster")
     build = await client.admin.command("buildInfo")
     print(
         f"server: {args.url}  version {build.get('version')}  "

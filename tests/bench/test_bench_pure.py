@@ -16,6 +16,7 @@ from veche_bench.observe import STEAL, Sample, Sampler, Window, WindowResult, ru
 from veche_bench.report import (
     KEPT_BEGIN,
     KEPT_END,
+    MEMSTORE,
     Results,
     core_ms_per_appeal,
     kept_block,
@@ -341,3 +342,37 @@ def test_a_stage_that_queued_for_cpu_is_called_short_of_cpu_not_waiting_on_io():
     assert "short of CPU" in text.split("**notify**")[1].split("\n")[0]
     assert "not CPU-bound — it waits on" in text.split("**classify**")[1].split("\n")[0]
     assert cell == "notify 48 · classify 10"  # the load generator is not the system's
+
+
+def test_the_memory_store_run_says_how_much_of_the_limit_the_store_is():
+    results = _saturation(
+        {"notify": (40.0, 130.0), "classify": (20.0, 400.0), "ferretdb": (40.0, 150.0)}
+    )
+    on_memory = {
+        "notify": (50.0, 130.0),
+        "classify": (25.0, 400.0),
+        "ferretdb": (0.0, 150.0),
+        MEMSTORE: (15.0, 300.0),
+    }
+    window = _drained(3000, 250.0)
+    phase = PhaseResult("sat", None, {}, window, on_memory, 12)
+    results.memstore = SystemResult("veche", {"saturation": phase})
+
+    text = "\n".join(limits_text(results))
+
+    # 250/s against 200/s; 90 % of a core over 250/s = 3.6 core-ms, the store 0.6 of them
+    assert "drains 250 appeals/s, ×1.25 its rate on FerretDB, at 3.6 core-ms" in text
+    assert "the store 0.6 of them against FerretDB's 2.0" in text
+    # the services alone: 75 % of a core over 250/s = 3.0 core-ms → 2000/3.0
+    assert "the four services 3.0 core-ms an appeal" in text
+    assert "at most 667 appeals/s" in text
+    row = dict((measure, a) for measure, a, *_ in rows(results))
+    assert row[next(m for m in row if m.startswith("(a′)"))] == "250 · 3.6 (0.6)"
+
+
+def test_without_a_memory_store_run_nothing_is_said_about_it():
+    results = _saturation({"notify": (40.0, 130.0), "ferretdb": (40.0, 150.0)})
+
+    assert "in-memory" not in "\n".join(limits_text(results))
+    row = dict((measure, a) for measure, a, *_ in rows(results))
+    assert row[next(m for m in row if m.startswith("(a′)"))] == "–"

@@ -4,6 +4,7 @@ store's limits; one table, the latency plot, ``docs/PERFORMANCE.md``, then the s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import sys
 import time
@@ -14,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from veche_shared.testing.infra import Infra, local_infra
 
+from .memstore import memory_store
 from .observe import Window
 from .report import Results, rich_table, write_docs
 from .runner import Naive, NaiveIO, Relay, System, Veche
@@ -168,6 +170,27 @@ async def run_veche(
             veche.result.notes.append("scale-out: skipped, out of time budget")
 
 
+async def run_memstore(
+    settings: BenchSettings,
+    infra: Infra,
+    results: Results,
+    tick: Progress,
+    console: Console,
+    deadline: float,
+) -> None:
+    """(a′) The same services, the same drain, against an in-memory store on the same cores:
+    how far the pipeline goes when the store costs next to nothing."""
+    async with memory_store(settings.state / "memstore.log") as store:
+        on_memory = dataclasses.replace(infra, mongo_url=store.url)
+        async with Veche(settings, on_memory, _reporter(tick)) as veche:
+            veche.deadline = deadline
+            results.memstore = veche.result
+            veche.sampler.watch(infra_pids() | {"memstore": store.pid})
+            estimate = await warm_up(veche)
+            await saturate(veche, "veche saturation, in-memory store", estimate, settings.backlog)
+            say(console, veche, "saturation")
+
+
 async def run_baseline(
     kind: type[Relay],
     settings: BenchSettings,
@@ -210,7 +233,7 @@ async def bench(settings: BenchSettings, console: Console) -> Results:
     deadline = started + settings.budget_s
     infra = await asyncio.to_thread(local_infra)
     skip = set(settings.skip)
-    reserve = {"relay": 75.0, "naive": 90.0, "naive_io": 60.0, "store": 40.0}
+    reserve = {"memstore": 75.0, "relay": 75.0, "naive": 90.0, "naive_io": 60.0, "store": 40.0}
     columns = (
         TextColumn("{task.description:<40}"),
         BarColumn(),
@@ -220,6 +243,9 @@ async def bench(settings: BenchSettings, console: Console) -> Results:
     with Progress(*columns, console=console, transient=False) as tick:
         later = sum(seconds for part, seconds in reserve.items() if part not in skip)
         await run_veche(settings, infra, results, tick, console, deadline - later)
+        if "memstore" not in skip:
+            later -= reserve["memstore"]
+            await run_memstore(settings, infra, results, tick, console, deadline - later)
         for kind in (Relay, Naive, NaiveIO):
             if kind.kind not in skip:
                 later -= reserve[kind.kind]

@@ -19,6 +19,7 @@ TARGET_UTILISATION = 0.6
 INDEX_OVERHEAD = 1.5
 VOLUMES = (1_000_000, 10_000_000, 100_000_000)
 SERVICE_PROCESSES = ("ingest", "classify", "route", "notify")
+MEMSTORE = "memstore"  # the in-memory store's process in (a′)
 STAGE_OF = {"ingest": "timeline", "classify": "classify", "route": "route", "notify": "notify"}
 
 
@@ -29,6 +30,7 @@ class Results:
     relay: SystemResult | None = None
     naive: SystemResult | None = None
     naive_io: SystemResult | None = None  # (c′): the naive shape without the domain work
+    memstore: SystemResult | None = None  # (a′): Veche on an in-memory store
     store: dict[str, float | None] = field(default_factory=dict)
     documents: dict[str, tuple[float, float]] = field(default_factory=dict)
     plan: dict[str, int] = field(default_factory=dict)
@@ -94,6 +96,24 @@ def core_ms_per_appeal(phase: PhaseResult | None) -> float | None:
     return busy * 10 / rate  # % of a core = 10 core-ms per second
 
 
+def _process_ms(phase: PhaseResult | None, name: str) -> float | None:
+    """Core-ms one process spent per appeal drained."""
+    rate = phase.window.notified_rate if phase else None
+    if phase is None or not rate or name not in phase.usage:
+        return None
+    return phase.usage[name][0] * 10 / rate
+
+
+def _on_memory_store(results: Results) -> str:
+    phase = results.phase(results.memstore, "saturation")
+    if phase is None:
+        return "–"
+    cost = core_ms_per_appeal(phase)
+    return (
+        f"{_n(phase.window.notified_rate)} · {_n(cost, 1)} ({_n(_process_ms(phase, MEMSTORE), 1)})"
+    )
+
+
 def _waiting(phase: PhaseResult | None) -> str:
     """The busiest waiters first: where a stage queued for CPU instead of running."""
     if phase is None or not phase.waiting:
@@ -121,6 +141,14 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
         (
             "ratio a/b · a/c",
             f"{_n(ratio(a, b), 2)} · {_n(ratio(a, c), 1)}",
+            "",
+            "",
+            "",
+        ),
+        (
+            "(a′) Veche on an in-memory store (mongo-java-server): appeals/s · core-ms per "
+            "appeal (the store's)",
+            _on_memory_store(results),
             "",
             "",
             "",
@@ -383,6 +411,7 @@ def limits_text(results: Results) -> list[str]:
         "the spread between identical runs); other work on the machine is not in these "
         f"figures but competes for the same cores.{idle}"
     )
+    lines += memory_store_text(results)
     store_inserts = results.store.get("inserts/s (insert_many, 500/batch)")
     documents = sum(d for d, _ in results.documents.values())
     sat = results.saturation(results.veche)
@@ -394,6 +423,31 @@ def limits_text(results: Results) -> list[str]:
             f"bulk inserts/s ({share:.0%} of the store's insert limit)."
         )
     return lines
+
+
+def memory_store_text(results: Results) -> list[str]:
+    """How much of the limit is FerretDB's: (a′) beside (a)."""
+    on_memory = results.phase(results.memstore, "saturation")
+    on_ferret = results.phase(results.veche, "saturation")
+    if on_memory is None or on_ferret is None:
+        return []
+    fast, slow = on_memory.window.notified_rate, on_ferret.window.notified_rate
+    cost = core_ms_per_appeal(on_memory)
+    store_ms = _process_ms(on_memory, MEMSTORE)
+    ferret_ms = _process_ms(on_ferret, "ferretdb")
+    services_ms = sum(_process_ms(on_memory, name) or 0.0 for name in SERVICE_PROCESSES)
+    if not fast or not slow or not cost or store_ms is None or ferret_ms is None:
+        return []
+    return [
+        f"- **the store's share of the limit**: on an in-memory MongoDB-protocol store "
+        f"(mongo-java-server: nothing on disk, the same two cores) the same code drains "
+        f"{fast:.0f} appeals/s, ×{fast / slow:.2f} its rate on FerretDB, at {cost:.1f} core-ms "
+        f"an appeal — the store {store_ms:.1f} of them against FerretDB's {ferret_ms:.1f}. "
+        f"What is left is the pipeline's own: the four services {services_ms:.1f} core-ms an "
+        f"appeal, so even a store that cost nothing here would leave two otherwise idle cores "
+        f"at most {2000 / services_ms:.0f} appeals/s; the mail and trace sinks, stand-ins for "
+        "servers elsewhere, take some of the rest."
+    ]
 
 
 def cpu_per_appeal_text(results: Results, usage: Mapping[str, tuple[float, float]]) -> list[str]:
@@ -584,6 +638,13 @@ def write_docs(results: Results, summary: str) -> None:
             "sessions reused, no SMS or webhooks. **(c′) naive, I/O only**: the same shape "
             "with no domain work at all — records forwarded unchanged (before session 11 this "
             "was the table's (c)): what the tutorial shape costs with nothing to do.",
+            "- **(a′) Veche on an in-memory store**: the same services and the same drain as "
+            "(a), with `VECHE_MONGO_URL` pointing at mongo-java-server's in-memory backend "
+            "(`deploy/local/memstore/`, from Maven Central; it answers as MongoDB 5.0 because "
+            "PyMongo refuses anything older than 4.4, and counts a rejected duplicate as "
+            "inserted in `nInserted`, which Veche does not read) on the same two cores: the "
+            "pipeline's limit when the store costs next to nothing. Not a store for appeals — "
+            "nothing survives a restart.",
             "- **store**: `deploy/local/bench_store.py` on the same server.",
             "- **scale-out**: the same backlog twice, through one classify process and then "
             "through two in the same consumer group (6 partitions); `classified/s` is the "
@@ -614,7 +675,7 @@ def write_docs(results: Results, summary: str) -> None:
             "`SERVICE_ENV` (extra environment of the services; by default it lifts notify's "
             "e-mail/SMS quotas, which model a provider's limit, not the pipeline's), "
             "`PORT_OFFSET` (300), `STORE_DOCS`, `STORE_OPS`, `SKIP` (any of http, topic, "
-            "scaleout, soak, relay, naive, naive_io, store), `LABEL`, `WRITE_DOCS`, "
+            "scaleout, soak, memstore, relay, naive, naive_io, store), `LABEL`, `WRITE_DOCS`, "
             "`KEEP_STATE` (8: folders of earlier runs kept under `.local/bench`). A faster "
             "store is measured by pointing `VECHE_MONGO_URL` at it. The last line printed is "
             "`e2e <N> appeals/s; a/b <x>; a/c <y>; p99@50 <z> ms`.",

@@ -51,8 +51,8 @@ class BenchSettings(BaseSettings):
     store_ops: int = Field(default=1000, ge=100, description="operations per store phase")
     skip: list[str] = Field(
         default=[],
-        description="phases to leave out: http, topic, scaleout, soak, relay, naive, naive_io, "
-        "store",
+        description="phases to leave out: http, topic, scaleout, soak, memstore, relay, naive, "
+        "naive_io, store",
     )
     docs: Path = Field(
         default=REPO_ROOT / "docs" / "PERFORMANCE.md", description="where the note is written"
