@@ -10,7 +10,7 @@ import java.util.List;
  *
  * <p>mongo-java-server implements MongoDB 4.0's commands and says so (wire version 7); PyMongo 4
  * refuses servers older than 4.4 (wire version 9) before sending a command. It answers as 5.0
- * (wire version 13): OP_MSG, the `hello` handshake and the commands Veche sends (inserts,
+ * (wire version 13): OP_MSG, the isMaster handshake and the commands Veche sends (inserts,
  * bulk writes, find, findAndModify, createIndexes, count) are the same there.
  */
 public final class VecheMemStore {

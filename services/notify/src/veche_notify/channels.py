@@ -90,26 +90,33 @@ class EmailSender:
             letter[name] = value
         return letter
 
-    def wire_letter(self, outgoing: Outgoing) -> bytes | None:
+    def wire_letter(self, outgoing: Outgoing, *, eight_bit: bool = False) -> bytes | None:
         """The letter as it goes on the wire, built directly where every header is plain ASCII
         (the common case); ``None`` otherwise (the email package then folds and encodes).
 
         The same letter as :meth:`message` flattened, without the email package's generic
         generator: at saturation, flattening and re-parsing the addresses out of the headers
         (``send_message``) took ~14 % of notify's CPU, the stage that bounds the pipeline.
+        ``eight_bit`` (the relay takes 8BITMIME and :func:`fits_8bit` holds): the text as it
+        is, in UTF-8, instead of base64 — a third smaller, and a few long lines instead of
+        dozens of 76-character ones for the relay to read one by one.
         """
         headers = self._headers(outgoing)
         if not all(_plain_header(value) for _, value in headers):
             return None
+        if eight_bit:
+            encoding, body = "8bit", outgoing.body
+        else:
+            encoding, body = "base64", base64.encodebytes(outgoing.body.encode()).decode("ascii")
         lines = [
             'Content-Type: text/plain; charset="utf-8"',
             "MIME-Version: 1.0",
-            "Content-Transfer-Encoding: base64",
+            f"Content-Transfer-Encoding: {encoding}",
             *(f"{name}: {value}" for name, value in headers),
             "",
-            base64.encodebytes(outgoing.body.encode()).decode("ascii"),
+            body,
         ]
-        return "\n".join(lines).replace("\n", "\r\n").encode("ascii")
+        return "\n".join(lines).replace("\n", "\r\n").encode()
 
     def _headers(self, outgoing: Outgoing) -> list[tuple[str, str]]:
         return [
@@ -123,12 +130,13 @@ class EmailSender:
         ]
 
     async def send(self, outgoing: Outgoing) -> str:
-        wire = self.wire_letter(outgoing)
         async with self._sessions:
             session = await self._session()
+            eight_bit = session.supports_extension("8bitmime") and fits_8bit(outgoing.body)
+            wire = self.wire_letter(outgoing, eight_bit=eight_bit)
             try:
                 if wire is not None:
-                    await self._transaction(session, outgoing.address, wire)
+                    await self._transaction(session, outgoing.address, wire, eight_bit=eight_bit)
                 else:
                     await session.send_message(self.message(outgoing))
             except (aiosmtplib.SMTPException, OSError) as error:
@@ -140,7 +148,9 @@ class EmailSender:
             self._idle.append((session, time.monotonic()))
         return message_id(outgoing.key, self._settings.message_id_domain)
 
-    async def _transaction(self, session: aiosmtplib.SMTP, address: str, wire: bytes) -> None:
+    async def _transaction(
+        self, session: aiosmtplib.SMTP, address: str, wire: bytes, *, eight_bit: bool
+    ) -> None:
         """MAIL, RCPT and DATA of one letter, as ``sendmail`` sends them, without its extra
         passes: it parses every address once more before the commands parse it again, and
         normalises the letter's line ends to measure it for SIZE, which ``data`` does again
@@ -148,6 +158,8 @@ class EmailSender:
         → 124–125 µs a letter. A refusal resets the envelope, as ``sendmail`` does, and is
         raised as it would raise it."""
         options = [f"SIZE={len(wire)}"] if session.supports_extension("size") else []
+        if eight_bit:
+            options.append("BODY=8BITMIME")  # RFC 6152
         try:
             await session.mail(self._envelope_from, options=options)
             try:
@@ -185,9 +197,38 @@ class EmailSender:
         )
         try:
             await session.connect()
+            await _greet(session)
         except (aiosmtplib.SMTPException, OSError) as error:
             raise smtp_error(error) from error
         return session
+
+
+async def _greet(session: aiosmtplib.SMTP) -> None:
+    """EHLO now, unless connecting did (STARTTLS, AUTH): what the relay takes (SIZE, 8BITMIME)
+    is known only after it, and the first letter's MAIL is built before MAIL would send it.
+    A relay that does not speak ESMTP gets HELO, as aiosmtplib would do."""
+    if not session.is_ehlo_or_helo_needed:
+        return
+    try:
+        await session.ehlo()
+    except aiosmtplib.SMTPHeloError:
+        await session.helo()
+
+
+# RFC 5322 2.1.1: a line is at most 998 octets without its CRLF
+MAX_LINE_OCTETS = 998
+
+
+def fits_8bit(text: str) -> bool:
+    """Whether a text can go as an 8bit MIME body (RFC 2045 2.8): no CR or NUL of its own (its
+    line breaks are LF, sent as CRLF) and no line over 998 octets; otherwise it goes base64."""
+    if "\r" in text or "\0" in text:
+        return False
+    # a character is at most 4 octets in UTF-8: only a long line needs encoding to measure
+    return all(
+        len(line) * 4 <= MAX_LINE_OCTETS or len(line.encode()) <= MAX_LINE_OCTETS
+        for line in text.split("\n")
+    )
 
 
 # RFC 2047: an encoded word is at most 75 characters; RFC 5322: a line SHOULD be at most 78.

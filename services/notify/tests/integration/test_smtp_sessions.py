@@ -123,3 +123,57 @@ async def test_a_relay_s_refusal_is_classified_and_the_next_letter_still_goes(
         server.close()
     assert (raised.value.reason, raised.value.transient) == (reason, transient)
     assert [x.to for x in letters(tmp_path / "mail")] == ["citizen@example.org"]
+
+
+class EightBitOrNot(KeepLetters):
+    """Keeps letters like the sink and what each was sent as; ``seven_bit``: the relay does
+    not offer 8BITMIME (its EHLO reply without it), as an old relay would answer."""
+
+    def __init__(self, folder: Path, *, seven_bit: bool) -> None:
+        super().__init__(folder)
+        self.seven_bit = seven_bit
+        self.sent_as: list[tuple[list[str], bytes]] = []
+
+    async def handle_EHLO(  # noqa: N802 (the name aiosmtpd calls)
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname
+        return [r for r in responses if not (self.seven_bit and r.endswith("8BITMIME"))]
+
+    async def handle_MAIL(  # noqa: N802 (the name aiosmtpd calls)
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: list[str]
+    ) -> str:
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_DATA(  # noqa: N802 (the name aiosmtpd calls)
+        self, server: Any, session: Any, envelope: Any
+    ) -> str:
+        self.sent_as.append((list(envelope.mail_options), envelope.original_content))
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("seven_bit", [False, True])
+async def test_letters_go_8bit_only_to_a_relay_that_takes_8bitmime(tmp_path, seven_bit):
+    handler = EightBitOrNot(tmp_path / "mail", seven_bit=seven_bit)
+    server = await serve_smtp(tmp_path / "mail", handler=handler)
+    port = server.sockets[0].getsockname()[1]
+    sender = EmailSender(NotifySettings(smtp_port=port, smtp_connections=1))
+    # a line that starts with a period is quoted on the wire (RFC 5321 4.5.2) and comes back
+    text = "Здравствуйте!\n\nОбращение № 71-2026-000123 зарегистрировано.\n.\n...и всё.\n"
+    try:
+        await sender.send(Outgoing("a1:registered", "c1@example.org", "Тема", text))
+    finally:
+        await sender.close()
+        server.close()
+    [(options, content)] = handler.sent_as
+    if seven_bit:
+        assert "BODY=8BITMIME" not in options
+        assert b"Content-Transfer-Encoding: base64" in content
+        assert content.isascii()
+    else:
+        assert "BODY=8BITMIME" in options
+        assert b"Content-Transfer-Encoding: 8bit" in content
+        assert "Обращение № 71-2026-000123 зарегистрировано.".encode() in content
+    assert [x.body for x in letters(tmp_path / "mail")] == [text]

@@ -2,7 +2,7 @@ from email import message_from_bytes, policy
 from email.header import decode_header, make_header
 
 import pytest
-from veche_notify.channels import EmailSender, Outgoing, encoded_header
+from veche_notify.channels import EmailSender, Outgoing, encoded_header, fits_8bit
 from veche_notify.settings import NotifySettings
 
 NOTICE = Outgoing(
@@ -35,6 +35,39 @@ def test_wire_letter_has_crlf_lines_within_the_smtp_limit():
     assert wire is not None
     assert b"\n" not in wire.replace(b"\r\n", b"")
     assert max(len(line) for line in wire.split(b"\r\n")) <= 78
+
+
+def test_an_8bit_letter_carries_the_text_as_it_is_and_reads_back_the_same():
+    sender = EmailSender(NotifySettings())
+    wire = sender.wire_letter(NOTICE, eight_bit=True)
+    base64_wire = sender.wire_letter(NOTICE)
+    assert wire is not None and base64_wire is not None
+
+    received = parsed(wire)
+    assert received["Content-Transfer-Encoding"] == "8bit"
+    # on the wire every line ends in CRLF (RFC 5322); the text is the same line by line
+    assert received.get_content().replace("\r\n", "\n") == NOTICE.body
+    assert received["Subject"] == NOTICE.subject
+    assert "Обращение зарегистрировано.\r\n".encode() in wire  # CRLF line ends, UTF-8
+    assert b"\n" not in wire.replace(b"\r\n", b"")
+    assert len(wire) < len(base64_wire)
+
+
+@pytest.mark.parametrize(
+    ("text", "fits"),
+    [
+        ("Здравствуйте!\n\nОтвет будет дан в срок.\n", True),
+        ("ж" * 499 + "\n", True),  # 998 octets: the longest line RFC 5322 allows
+        ("ж" * 500 + "\n", False),
+        ("a" * 998, True),
+        ("a" * 999, False),
+        ("a carriage return\r of its own\n", False),
+        ("a NUL \0 byte\n", False),
+        ("", True),
+    ],
+)
+def test_only_text_within_rfc_5322_lines_goes_8bit(text: str, fits: bool) -> None:
+    assert fits_8bit(text) is fits
 
 
 def test_non_ascii_headers_are_left_to_the_email_package():

@@ -87,7 +87,7 @@ def test_letters_come_back_whole_in_order(tmp_path: Path) -> None:
 
     assert [x.subject for x in kept] == [str(n) for n in range(7)]
     assert [x.to for x in kept][:2] == ["n0@example.org", "n1@example.org"]
-    # quoted, as mailbox.mbox quotes it (notify's letters are base64: never affected)
+    # quoted, as mailbox.mbox quotes it (an 8bit letter's line starting "From " is, too)
     assert kept[0].body == ">From the body's first line, which mbox must quote\n"
     assert kept[0].received_at == "2026-12-07T12:00:00Z"
     assert len(list(tmp_path.glob("*.mbox"))) == 3  # 3 + 3 + 1
