@@ -41,7 +41,8 @@ def test_an_8bit_letter_carries_the_text_as_it_is_and_reads_back_the_same():
     sender = EmailSender(NotifySettings())
     wire = sender.wire_letter(NOTICE, eight_bit=True)
     base64_wire = sender.wire_letter(NOTICE)
-    assert wire is not None and base64_wire is not None
+    assert wire is not None
+    assert base64_wire is not None
 
     received = parsed(wire)
     assert received["Content-Transfer-Encoding"] == "8bit"
