@@ -194,3 +194,56 @@ async def test_per_batch_received_and_processed_logs_are_debug_detail(infra, own
     ]
     assert service_messages  # still there for whoever asks for debug logs
     assert set(service_messages) == {logging.DEBUG}
+
+
+async def test_a_replica_joining_mid_batch_gets_the_partitions_after_the_batch_is_committed(
+    infra, own_topics
+):
+    """A scale-out (or a rolling update) rebalances the group while a batch is in flight: the
+    member giving partitions up finishes and commits it first, so no record is processed
+    twice. Two members of one group on the real broker; the first batch takes 6 s, longer
+    than it takes the second member to join and the first to hear of the rebalance."""
+    namespace = await own_topics("r")
+    settings = Settings(namespace=namespace, kafka_bootstrap=infra.kafka_bootstrap)
+    source = settings.topic_name(APPEALS_RECEIVED)
+    first_batch_started = asyncio.Event()
+    processed: dict[str, list[str]] = {"first": [], "second": []}
+
+    def consumer_of(member: str) -> KafkaBroker:
+        broker = KafkaBroker(infra.kafka_bootstrap)
+
+        async def handler(items):
+            if member == "first" and not first_batch_started.is_set():
+                first_batch_started.set()
+                await asyncio.sleep(6)
+            processed[member].extend(str(i.event.event_id) for i in items)
+            return ()
+
+        BatchConsumer(broker, settings, topic=APPEALS_RECEIVED, handler=handler).subscribe()
+        return broker
+
+    before = [received() for _ in range(60)]
+    after = [received() for _ in range(60)]
+    await produce(infra.kafka_bootstrap, source, [e.to_bytes() for e in before])
+    expected = {str(e.event_id) for e in before + after}
+    async with consumer_of("first") as first, consumer_of("second") as second:
+        await first.start()
+        await asyncio.wait_for(first_batch_started.wait(), 20)
+        await second.start()  # joins while the first member's batch is in flight
+        await until_processed(processed, {str(e.event_id) for e in before})
+        await produce(infra.kafka_bootstrap, source, [e.to_bytes() for e in after])
+        await until_processed(processed, expected)
+
+    everything = processed["first"] + processed["second"]
+    twice = sorted({x for x in everything if everything.count(x) > 1})
+    assert twice == [], f"{len(twice)} records processed twice"
+    assert set(everything) == expected
+    assert processed["second"], "the second member never got a partition: no rebalance tested"
+
+
+async def until_processed(processed: dict[str, list[str]], expected: set[str]) -> None:
+    for _ in range(300):
+        if expected <= set(processed["first"]) | set(processed["second"]):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("not every record was processed within 30 s")
