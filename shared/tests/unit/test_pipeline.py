@@ -17,6 +17,7 @@ from veche_shared.kafka import (
 )
 from veche_shared.pipeline import (
     BatchConsumer,
+    FinishBeforeRevoke,
     Item,
     PoisonError,
     Publication,
@@ -341,3 +342,41 @@ async def test_publishing_injects_the_current_context_unless_the_caller_gives_on
     assert seen[0]["traceparent"].split("-")[2] == own  # the current span's context
     assert seen[1]["traceparent"] == stored  # the appeal's trace, not the request's
     assert [e.name for e in span.events] == ["appeals.classified.v1 publish"] * 2
+
+
+async def test_a_revocation_between_batches_goes_through_at_once():
+    handoff = FinishBeforeRevoke(wait_s=5)
+    await asyncio.wait_for(handoff.on_partitions_revoked(set()), 0.1)
+
+
+async def test_a_revocation_mid_batch_waits_for_the_batch_to_end():
+    handoff = FinishBeforeRevoke(wait_s=5)
+    steps: list[str] = []
+
+    async def batch() -> None:
+        async with handoff.batch():
+            await asyncio.sleep(0.2)
+            steps.append("batch committed")
+
+    running = asyncio.create_task(batch())
+    await asyncio.sleep(0)  # the batch has begun
+    await handoff.on_partitions_revoked(set())
+    steps.append("partitions handed over")
+    await running
+    assert steps == ["batch committed", "partitions handed over"]
+
+
+async def test_a_batch_longer_than_the_wait_lets_the_rebalance_go_on(caplog):
+    handoff = FinishBeforeRevoke(wait_s=0.05)
+    release = asyncio.Event()
+
+    async def batch() -> None:
+        async with handoff.batch():
+            await release.wait()
+
+    running = asyncio.create_task(batch())
+    await asyncio.sleep(0)
+    await asyncio.wait_for(handoff.on_partitions_revoked(set()), 1)
+    release.set()
+    await running
+    assert "partitions revoked mid-batch" in caplog.text
