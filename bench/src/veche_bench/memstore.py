@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,6 +18,8 @@ from pathlib import Path
 
 from pymongo import AsyncMongoClient
 from pymongo.errors import PyMongoError
+from veche_shared.mongo import Document, ping
+from veche_shared.testing.app_runner import free_port
 from veche_shared.testing.infra import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "deploy" / "local" / "memstore" / "memstore.sh"
@@ -32,19 +33,10 @@ class MemoryStore:
     pid: int
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 async def answers(url: str) -> bool:
-    client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(
-        url, serverSelectionTimeoutMS=1000
-    )
+    client: AsyncMongoClient[Document] = AsyncMongoClient(url, serverSelectionTimeoutMS=1000)
     try:
-        await client.admin.command("ping")
+        await ping(client)
         return True
     except PyMongoError:
         return False
