@@ -3,6 +3,7 @@
 No timing here: the figures themselves come from `make bench`.
 """
 
+import dataclasses
 import os
 import re
 import time
@@ -22,6 +23,7 @@ from veche_bench.report import (
     kept_block,
     limits_text,
     rows,
+    targets_text,
 )
 from veche_bench.runner import PhaseResult, SystemResult
 from veche_bench.settings import load
@@ -376,3 +378,49 @@ def test_without_a_memory_store_run_nothing_is_said_about_it():
     assert "in-memory" not in "\n".join(limits_text(results))
     row = dict((measure, a) for measure, a, *_ in rows(results))
     assert row[next(m for m in row if m.startswith("(a′)"))] == "–"
+
+
+def _system(rate: float, **latencies: list[float]) -> SystemResult:
+    """A system with a saturation drain at ``rate`` and, per phase key, its latencies."""
+    phases = {"saturation": PhaseResult("sat", None, {}, _drained(3000, rate), {}, 15)}
+    for key, values in latencies.items():
+        window = dataclasses.replace(_drained(750, 50.0), latency_ms=Latency.of(values))
+        phases[key.replace("_", "-")] = PhaseResult(key, 50.0, {}, window, {}, 15)
+    return SystemResult("system", phases)
+
+
+def test_the_targets_are_read_off_the_run_one_row_each():
+    results = Results(
+        settings=load([]),
+        veche=_system(270.0, http_50=[100.0] * 98 + [465.0] * 2, topic_50=[90.0] * 100),
+        relay=_system(821.0),
+        naive=_system(53.0),
+        memstore=_system(379.0),
+    )
+    assert results.veche is not None
+    results.veche.rss = {
+        "notify": [(float(t), 120.0) for t in range(90)],  # flat
+        "ingest": [(float(t), 100.0 + t / 30) for t in range(90)],  # +2 MB/min: growing
+    }
+
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in targets_text(results)}
+
+    assert rows["a ≥ 0.5 · b"].endswith("| a/b 0.33 | **not met** |")
+    assert rows["a ≥ 5 · c"].endswith("| a/c 5.1 | met |")
+    assert "270/s on FerretDB; 379/s on the in-memory store" in rows["≥ 560 appeals/s end to end"]
+    assert rows["≥ 560 appeals/s end to end"].endswith("**not met** |")
+    assert "http 465 ms · topic 90 ms" in rows["p99 ≤ 300 ms at 50 appeals/s"]
+    assert rows["p99 ≤ 300 ms at 50 appeals/s"].endswith("**not met** |")
+    assert "ingest 2.0" in rows["memory per service flat"]
+    assert rows["memory per service flat"].endswith("**not met** |")
+
+
+def test_targets_without_their_phases_are_not_judged():
+    results = Results(settings=load([]), veche=_system(600.0))
+
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in targets_text(results)}
+
+    assert rows["≥ 560 appeals/s end to end"].endswith("| met |")
+    assert rows["a ≥ 0.5 · b"].endswith("| – |")  # no (b) in this run
+    assert rows["p99 ≤ 300 ms at 50 appeals/s"].endswith("| – |")
+    assert rows["memory per service flat"].endswith("| – |")

@@ -502,6 +502,65 @@ def cpu_per_appeal_text(results: Results, usage: Mapping[str, tuple[float, float
     return lines
 
 
+TARGET_RATE = 560.0  # appeals/s: a month of national volume (670 000) in 20 minutes
+TARGET_P99_MS = 300.0  # at 50 appeals/s
+FLAT_MB_PER_MIN = 1.0  # a soak's RSS slope within this is flat (a 90 s soak's noise is ±0.8)
+
+
+def _verdict(met: bool | None) -> str:
+    return "–" if met is None else ("met" if met else "**not met**")
+
+
+def _at_least(value: float | None, bound: float) -> bool | None:
+    return None if value is None else value >= bound
+
+
+def targets_text(results: Results) -> list[str]:
+    """The issue's targets against this run's figures, one row each."""
+    a, b, c = (results.saturation(s) for s in (results.veche, results.relay, results.naive))
+    on_memory = results.saturation(results.memstore)
+    p99 = {
+        path: phase.window.latency_ms.p99
+        for path in ("http", "topic")
+        if (phase := results.phase(results.veche, f"{path}-50")) is not None
+    }
+    slopes = {
+        name: slope_per_minute(samples)
+        for name, samples in (results.veche.rss if results.veche else {}).items()
+        if name in SERVICE_PROCESSES
+    }
+    known_slopes = [v for v in slopes.values() if v is not None]
+    rows = [
+        ("a ≥ 0.5 · b", f"a/b {_n(ratio(a, b), 2)}", _at_least(ratio(a, b), 0.5)),
+        ("a ≥ 5 · c", f"a/c {_n(ratio(a, c), 1)}", _at_least(ratio(a, c), 5.0)),
+        (
+            f"≥ {TARGET_RATE:.0f} appeals/s end to end",
+            f"{_n(a)}/s on FerretDB; {_n(on_memory)}/s on the in-memory store (a′)",
+            _at_least(max(a or 0.0, on_memory or 0.0) or None, TARGET_RATE),
+        ),
+        (
+            f"p99 ≤ {TARGET_P99_MS:.0f} ms at 50 appeals/s",
+            " · ".join(f"{path} {_n(value)} ms" for path, value in p99.items()) or "–",
+            None if not p99 else all(v is not None and v <= TARGET_P99_MS for v in p99.values()),
+        ),
+        (
+            "memory per service flat",
+            " · ".join(f"{name} {_n(v, 1)}" for name, v in slopes.items()) + " MB/min"
+            if slopes
+            else "–",
+            all(abs(v) <= FLAT_MB_PER_MIN for v in known_slopes) if known_slopes else None,
+        ),
+    ]
+    return [
+        "| target | this run | |",
+        "|---|---|---|",
+        *(f"| {target} | {figure} | {_verdict(met)} |" for target, figure, met in rows),
+        "",
+        f"Memory is read from this run's soak ({results.settings.soak_s:g} s, slopes of RSS "
+        f"within ±{FLAT_MB_PER_MIN:g} MB/min count as flat); the ten-minute soaks are below.",
+    ]
+
+
 def capacity_text(results: Results) -> list[str]:
     sat = results.saturation(results.veche)
     phase = results.phase(results.veche, "saturation")
@@ -577,7 +636,7 @@ def kept_block(previous: str | None) -> list[str]:
 def write_docs(results: Results, summary: str) -> None:
     settings = results.settings
     previous = settings.docs.read_text() if settings.docs.exists() else None
-    systems = (results.veche, results.relay, results.naive, results.naive_io)
+    systems = (results.veche, results.memstore, results.relay, results.naive, results.naive_io)
     notes = [n for s in systems if s for n in s.notes]
     text = "\n".join(
         [
@@ -598,6 +657,8 @@ def write_docs(results: Results, summary: str) -> None:
             "```",
             summary,
             "```",
+            "",
+            *targets_text(results),
             "",
             "## The table",
             "",
