@@ -3,6 +3,7 @@
 No timing here: the figures themselves come from `make bench`.
 """
 
+import asyncio
 import dataclasses
 import os
 import re
@@ -25,7 +26,7 @@ from veche_bench.report import (
     rows,
     targets_text,
 )
-from veche_bench.runner import PhaseResult, SystemResult
+from veche_bench.runner import PhaseResult, System, SystemResult
 from veche_bench.settings import load
 from veche_bench.stages import STAGES, documents, outgoing, own_updates
 from veche_bench.stats import (
@@ -40,6 +41,7 @@ from veche_bench.stats import (
 )
 from veche_bench.store import parse_table, pick
 from veche_shared.events import AppealNotifiedV1, AppealReceivedV1
+from veche_shared.testing.infra import Infra
 
 SUMMARY = re.compile(
     r"^e2e (\d+|n/a) appeals/s; a/b (\d+\.\d\d|n/a); a/c (\d+\.\d|n/a); p99@50 (\d+|n/a) ms$"
@@ -424,3 +426,32 @@ def test_targets_without_their_phases_are_not_judged():
     assert rows["a ≥ 0.5 · b"].endswith("| – |")  # no (b) in this run
     assert rows["p99 ≤ 300 ms at 50 appeals/s"].endswith("| – |")
     assert rows["memory per service flat"].endswith("| – |")
+
+
+class _Draining:
+    """A collector whose earlier appeals finish one per look."""
+
+    def __init__(self, behind: int) -> None:
+        self.behind = behind
+
+    def unfinished(self) -> int:
+        self.behind = max(0, self.behind - 1)
+        return self.behind
+
+
+async def test_a_scale_out_phase_waits_for_the_earlier_phase_to_leave_the_pipeline():
+    system = System(load([]), Infra("127.0.0.1:1", "mongodb://127.0.0.1:1/"), lambda *_: None)
+    system.collector = _Draining(3)  # type: ignore[assignment]  # two looks, one wait
+
+    await system.settle("phase", timeout=30)
+
+    assert system.collector.unfinished() == 0
+
+
+async def test_settling_gives_up_at_its_timeout():
+    system = System(load([]), Infra("127.0.0.1:1", "mongodb://127.0.0.1:1/"), lambda *_: None)
+    system.collector = _Draining(10**9)  # type: ignore[assignment]
+
+    await asyncio.wait_for(system.settle("phase", timeout=0.2), 2)
+
+    assert system.collector.unfinished() > 0

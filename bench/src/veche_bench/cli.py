@@ -28,6 +28,7 @@ MIN_BACKLOG = 200
 MAX_DRAIN_S = 240.0
 OVER_CAPACITY = 1.2  # an offered rate this far above saturation only grows a queue
 TARGET_RATE = 50.0  # p99 at 50/s is a target: measured even above saturation
+SETTLE_S = 60.0  # longest wait for an earlier phase's appeals before a scale-out phase
 
 
 def infra_pids() -> dict[str, int]:
@@ -160,9 +161,11 @@ async def run_veche(
             first = results.phase(veche.result, "saturation")
             classify_rate = first.window.classified_rate if first else None
             count = sized(classify_rate or estimate, settings, settings.backlog)
+            await veche.settle("veche 1 classify replica", min(SETTLE_S, veche.time_left() / 4))
             await veche.backlog("classify-1", "veche 1 classify replica", count, "classified")
             say(console, veche, "classify-1")
             await veche.add_classify_replica()
+            await veche.settle("veche 2 classify replicas", min(SETTLE_S, veche.time_left() / 4))
             await veche.backlog("classify-2", "veche 2 classify replicas", count, "classified")
             say(console, veche, "classify-2")
             await veche.remove_classify_replica()

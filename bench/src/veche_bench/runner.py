@@ -166,6 +166,15 @@ class System:
             f"{label}: {done}/{max(expected, registered)} {stage} after {timeout:.0f} s"
         )
 
+    async def settle(self, label: str, timeout: float) -> None:
+        """Wait, up to ``timeout``, until no appeal of an earlier phase is in flight: a phase
+        that compares two set-ups (one classify replica, then two) should not share the cores
+        with the previous phase's tail in one of them only."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while (behind := self.collector.unfinished()) and time.monotonic() < deadline:
+            self.progress(f"{label}: waiting for {behind} earlier appeals", 0, behind)
+            await asyncio.sleep(0.5)
+
     async def phase(
         self,
         key: str,
