@@ -8,6 +8,7 @@ import dataclasses
 import shutil
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import psutil
@@ -70,6 +71,25 @@ async def saturate(system: System, label: str, estimate: float, most: int) -> No
             await system.backlog("saturation", label, bigger, drain_timeout=patience)
 
 
+async def drain_at_saturation(
+    system: System,
+    label: str,
+    most: int,
+    console: Console,
+    deadline: float,
+    also_watch: Mapping[str, int] | None = None,
+) -> float:
+    """Warm up, then drain a backlog of at most ``most`` appeals, watching the system's
+    processes, the broker's and the store's (and ``also_watch``); returns the warm-up's
+    estimate of the rate."""
+    system.deadline = deadline
+    system.sampler.watch({**infra_pids(), **(also_watch or {})})
+    estimate = await warm_up(system)
+    await saturate(system, label, estimate, most)
+    say(console, system, "saturation")
+    return estimate
+
+
 def say(console: Console, system: System, key: str) -> None:
     phase = system.result.phases.get(key)
     if phase is None:
@@ -109,12 +129,10 @@ async def run_veche(
 ) -> None:
     skip = set(settings.skip)
     async with Veche(settings, infra, _reporter(tick)) as veche:
-        veche.deadline = deadline
         results.veche = veche.result
-        veche.sampler.watch(infra_pids())
-        estimate = await warm_up(veche)
-        await saturate(veche, "veche saturation", estimate, settings.backlog)
-        say(console, veche, "saturation")
+        estimate = await drain_at_saturation(
+            veche, "veche saturation", settings.backlog, console, deadline
+        )
         saturation = results.saturation(veche.result) or estimate
         results.documents = await veche.documents_per_appeal(len(veche.collector.appeals))
         results.updates = await veche.updates_per_appeal(len(veche.collector.appeals))
@@ -186,12 +204,15 @@ async def run_memstore(
     async with memory_store(settings.state / "memstore.log") as store:
         on_memory = dataclasses.replace(infra, mongo_url=store.url)
         async with Veche(settings, on_memory, _reporter(tick)) as veche:
-            veche.deadline = deadline
             results.memstore = veche.result
-            veche.sampler.watch(infra_pids() | {"memstore": store.pid})
-            estimate = await warm_up(veche)
-            await saturate(veche, "veche saturation, in-memory store", estimate, settings.backlog)
-            say(console, veche, "saturation")
+            await drain_at_saturation(
+                veche,
+                "veche saturation, in-memory store",
+                settings.backlog,
+                console,
+                deadline,
+                also_watch={"memstore": store.pid},
+            )
 
 
 async def run_baseline(
@@ -205,12 +226,8 @@ async def run_baseline(
 ) -> None:
     most = settings.naive_backlog if issubclass(kind, NaiveIO) else settings.backlog
     async with kind(settings, infra, _reporter(tick), results.plan, results.updates) as system:
-        system.deadline = deadline
         setattr(results, system.kind, system.result)
-        system.sampler.watch(infra_pids())
-        estimate = await warm_up(system, 100)
-        await saturate(system, f"{system.kind} saturation", estimate, most)
-        say(console, system, "saturation")
+        await drain_at_saturation(system, f"{system.kind} saturation", most, console, deadline)
         measured = results.saturation(system.result) or 0.0
         if OVER_CAPACITY * measured < TARGET_RATE:
             system.result.notes.append(
