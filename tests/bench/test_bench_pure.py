@@ -20,9 +20,12 @@ from veche_bench.report import (
     KEPT_END,
     MEMSTORE,
     Results,
+    capacity_text,
     core_ms_per_appeal,
+    cost_at,
     kept_block,
     limits_text,
+    measured_costs,
     rows,
     targets_text,
 )
@@ -459,3 +462,62 @@ async def test_settling_gives_up_at_its_timeout():
     await asyncio.wait_for(system.settle("phase", timeout=0.2), 2)
 
     assert system.collector.unfinished() > 0
+
+
+def _loaded(rate: float, done: float, usage: dict[str, tuple[float, float]]) -> PhaseResult:
+    """An offered-rate phase (``rate`` None: the saturation drain) with its CPU usage."""
+    return PhaseResult("phase", rate, {}, _drained(750, done), usage, 15)
+
+
+def _costly_run() -> Results:
+    """Per appeal, dearer at low rates: 10/s costs classify 10 ms, saturation 0.5 ms."""
+    veche = SystemResult(
+        "veche",
+        {
+            "saturation": _loaded(None, 300.0, {"classify": (15.0, 400.0), "route": (9.0, 1)}),
+            "topic-10": _loaded(10.0, 10.0, {"classify": (10.0, 400.0), "route": (6.0, 1)}),
+            "topic-50": _loaded(50.0, 50.0, {"classify": (40.0, 400.0), "route": (20.0, 1)}),
+            "http-50": _loaded(50.0, 50.0, {"classify": (35.0, 400.0), "route": (25.0, 1)}),
+        },
+    )
+    return Results(settings=load([]), veche=veche)
+
+
+def test_every_offered_rate_row_says_what_an_appeal_cost_at_that_rate():
+    table = dict((measure, a) for measure, a, *_ in rows(_costly_run()))
+
+    assert table["Veche topic 10/s: p50/p95/p99 ms · done/s · core-ms an appeal"].endswith(
+        "· 10 · 16.0"  # (10 + 6) % of a core for 10 appeals/s
+    )
+    assert table["Veche HTTP 50/s: p50/p95/p99 ms · done/s · core-ms an appeal"].endswith(
+        "· 50 · 12.0"
+    )
+
+
+def test_costs_by_rate_take_the_dearer_path_and_the_saturation_drain():
+    costs = measured_costs(_costly_run())
+
+    assert [c.rate for c in costs] == [10.0, 50.0, 300.0]
+    assert costs[1].services == {"classify": pytest.approx(8.0), "route": pytest.approx(5.0)}
+    assert costs[2].services == {"classify": pytest.approx(0.5), "route": pytest.approx(0.3)}
+
+
+def test_the_cost_at_a_rate_is_that_of_the_highest_measured_rate_not_above_it():
+    costs = measured_costs(_costly_run())
+
+    assert cost_at(costs, 0.3) is costs[0]  # below every measured rate: batches of one
+    assert cost_at(costs, 49.0) is costs[0]
+    assert cost_at(costs, 63.0) is costs[1]
+    assert cost_at(costs, 5000.0) is costs[2]
+    assert cost_at([], 10.0) is None
+
+
+def test_the_capacity_model_sizes_each_volume_with_the_cost_at_its_peak():
+    lines = capacity_text(_costly_run())
+    by_volume = {line.split(" | ")[0].lstrip("| "): line for line in lines if line.startswith("|")}
+
+    # 100 M a year peaks at ~63/s: read at 50/s (13 core-ms), not at saturation (0.8)
+    assert "| 13.0 (50/s) |" in by_volume["100,000,000"]
+    # 1 M a year peaks below 1/s: the slowest measured rate's cost (16 core-ms)
+    assert "| 16.0 (10/s) |" in by_volume["1,000,000"]
+    assert any("×20.0" in line for line in lines)  # 10/s costs 20x the saturation drain
