@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
 from .kafka import create_broker
+from .loop_lag import LoopLagMonitor
 from .mongo import Document, create_client, ping
 from .service import ServiceApp, broker_check, build_service_app
 from .settings import ServiceSettings
@@ -55,16 +56,17 @@ class Runtime:
     ) -> ServiceApp:
         """``on_startup`` runs before the broker starts, ``after_startup`` once it consumes
         (background tasks), ``before_shutdown`` before it drains, ``after_shutdown`` once it has
-        (before the store client closes)."""
+        (before the store client closes). Every service reports its event loop's lag."""
+        lag = LoopLagMonitor(self.registry, self.settings.service_name)
         return build_service_app(
             service_name=self.settings.service_name,
             broker=self.broker,
             registry=self.registry,
             readiness={"broker": broker_check(self.broker), "store": self._ping_store},
-            on_startup=on_startup,
+            on_startup=[lag.start, *on_startup],
             after_startup=after_startup,
             on_shutdown=before_shutdown,
-            after_shutdown=[*after_shutdown, self._close],
+            after_shutdown=[*after_shutdown, lag.stop, self._close],
             fallback=fallback,
         )
 

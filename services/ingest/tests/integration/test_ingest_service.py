@@ -128,5 +128,7 @@ async def test_unknown_appeal_is_404_and_probes_answer(ingest):
     assert (await client.get("/healthz")).status_code == 200
     ready = await client.get("/readyz")
     assert ready.json() == {"ready": True, "checks": {"broker": "ok", "store": "ok"}}
-    assert "faststream_received_messages_total" in (await client.get("/metrics")).text
+    metrics = (await client.get("/metrics")).text
+    assert "faststream_received_messages_total" in metrics
+    assert 'veche_event_loop_lag_seconds_count{service="ingest"}' in metrics
     assert (await client.get("/docs/asyncapi")).status_code == 200
