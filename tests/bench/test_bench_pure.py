@@ -517,7 +517,7 @@ def test_the_capacity_model_sizes_each_volume_with_the_cost_at_its_peak():
     by_volume = {line.split(" | ")[0].lstrip("| "): line for line in lines if line.startswith("|")}
 
     # 100 M a year peaks at ~63/s: read at 50/s (13 core-ms), not at saturation (0.8)
-    assert "| 13.0 (50/s) |" in by_volume["100,000,000"]
+    assert "| 13.0 (50/s) | 0.82 |" in by_volume["100,000,000"]  # 63.4/s × 13 core-ms
     # 1 M a year peaks below 1/s: the slowest measured rate's cost (16 core-ms)
     assert "| 16.0 (10/s) |" in by_volume["1,000,000"]
     assert any("×20.0" in line for line in lines)  # 10/s costs 20x the saturation drain

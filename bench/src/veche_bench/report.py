@@ -615,7 +615,7 @@ def capacity_text(results: Results) -> list[str]:
     documents = sum(d for d, _ in results.documents.values())
     lines = [
         f"Measured inputs: {sat:.0f} appeals/s through the whole pipeline on 2 shared cores; "
-        "CPU per appeal (core-milliseconds) "
+        "CPU per appeal in that drain (core-milliseconds) "
         + ", ".join(f"{n} {v * 1000:.2f}" for n, v in core_s.items())
         + f"; {documents:.1f} documents and {per_appeal_bytes / 1024:.1f} KiB stored per appeal "
         f"(BSON, before indexes). Peak = {PEAK_FACTOR}× the yearly mean rate (a storm day); "
@@ -624,10 +624,11 @@ def capacity_text(results: Results) -> list[str]:
         "",
         *_cost_by_rate_lines(costs),
         "| appeals a year | mean / peak appeals/s | core-ms an appeal at the peak "
-        "(measured at) | replicas ingest · classify · route · notify "
+        "(measured at) | cores the services use at the peak | replicas ingest · classify · "
+        "route · notify "
         "| partitions per topic | store per year | store inserts/s at peak "
         "| pipelines at the measured rate |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for volume in VOLUMES:
         mean = volume / SECONDS_A_YEAR
@@ -642,7 +643,8 @@ def capacity_text(results: Results) -> list[str]:
         gigabytes = volume * per_appeal_bytes * INDEX_OVERHEAD / 1e9
         measured_at = f"{at_peak.rate:.0f}/s" if at_peak else "saturation"
         lines.append(
-            f"| {volume:,} | {mean:.2f} / {peak:.1f} | {sum(ms.values()):.1f} ({measured_at}) | "
+            f"| {volume:,} | {mean:.2f} / {peak:.1f} | {sum(ms.values()):.1f} ({measured_at}) "
+            f"| {peak * sum(ms.values()) / 1000:.2f} | "
             + " · ".join(str(replicas[n]) for n in SERVICE_PROCESSES)
             + f" | {partitions} | {gigabytes:,.1f} GB | {peak * documents:,.0f} "
             f"| {math.ceil(peak / sat)} |"
