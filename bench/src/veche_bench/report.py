@@ -633,15 +633,15 @@ def capacity_text(results: Results) -> list[str]:
     for volume in VOLUMES:
         mean = volume / SECONDS_A_YEAR
         peak = mean * PEAK_FACTOR
-        at_peak = cost_at(costs, peak)
-        ms = dict(at_peak.services) if at_peak else {n: v * 1000 for n, v in core_s.items()}
+        at_peak = cost_at(costs, peak)  # None only if no phase recorded the services' CPU
+        ms = dict(at_peak.services) if at_peak else {}
         replicas = {
             name: max(2, math.ceil(peak * ms.get(name, 0.0) / 1000 / TARGET_UTILISATION))
             for name in SERVICE_PROCESSES
         }
         partitions = max(6, 2 * max(replicas.values()))
         gigabytes = volume * per_appeal_bytes * INDEX_OVERHEAD / 1e9
-        measured_at = f"{at_peak.rate:.0f}/s" if at_peak else "saturation"
+        measured_at = f"{at_peak.rate:.0f}/s" if at_peak else "not measured"
         lines.append(
             f"| {volume:,} | {mean:.2f} / {peak:.1f} | {sum(ms.values()):.1f} ({measured_at}) "
             f"| {peak * sum(ms.values()) / 1000:.2f} | "

@@ -18,8 +18,8 @@ LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5
 
 
 class LoopLagMonitor:
-    """Wake-ups scheduled with ``call_later`` (no task, nothing to await): ~10 a second cost
-    the loop microseconds."""
+    """Wake-ups scheduled with ``call_at`` (no task, nothing to await): ~10 a second cost the
+    loop microseconds."""
 
     def __init__(self, registry: CollectorRegistry, service: str, interval: float = 0.1) -> None:
         self.interval = interval
