@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
@@ -30,7 +30,9 @@ Document = dict[str, Any]
 E = TypeVar("E", bound=BaseModel)
 
 
-def create_client(settings: ServiceSettings) -> AsyncMongoClient[Document]:
+def create_client(
+    settings: ServiceSettings, listeners: Sequence[monitoring.CommandListener] = ()
+) -> AsyncMongoClient[Document]:
     return AsyncMongoClient(
         settings.mongo_url,
         appname=f"veche-{settings.service_name}",
@@ -38,6 +40,7 @@ def create_client(settings: ServiceSettings) -> AsyncMongoClient[Document]:
         serverSelectionTimeoutMS=5_000,
         connectTimeoutMS=5_000,
         retryWrites=True,
+        event_listeners=list(listeners),
     )
 
 

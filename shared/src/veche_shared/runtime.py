@@ -17,6 +17,7 @@ from .loop_lag import LoopLagMonitor
 from .mongo import Document, create_client, ping
 from .service import ServiceApp, broker_check, build_service_app
 from .settings import ServiceSettings
+from .store_metrics import StoreCommandMetrics
 from .telemetry import setup_logging, setup_tracing
 
 
@@ -41,7 +42,7 @@ class Runtime:
             settings=settings,
             tracer_provider=tracer_provider,
             registry=registry,
-            client=create_client(settings),
+            client=create_client(settings, [StoreCommandMetrics(registry, settings.service_name)]),
             broker=create_broker(settings, registry=registry),
         )
 

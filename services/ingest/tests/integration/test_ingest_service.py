@@ -131,4 +131,6 @@ async def test_unknown_appeal_is_404_and_probes_answer(ingest):
     metrics = (await client.get("/metrics")).text
     assert "faststream_received_messages_total" in metrics
     assert 'veche_event_loop_lag_seconds_count{service="ingest"}' in metrics
+    store = 'commands_total{collection="appeals",command="find",outcome="ok",service="ingest"}'
+    assert store in metrics
     assert (await client.get("/docs/asyncapi")).status_code == 200

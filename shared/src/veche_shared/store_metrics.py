@@ -1,0 +1,109 @@
+"""What a service asks of its store: ``veche_store_commands_total`` and
+``veche_store_command_seconds``, per command and collection.
+
+A stage's cost at low rates is its round trips (every batch pays its inserts, finds and
+updates whatever its size), and the store's CPU is a large share of the pipeline's: these two
+say which commands a service sends, how many and how long each took to come back. Only the
+command's name and its collection are read — never a document, a filter or a value.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from pymongo import monitoring
+
+# a bulk insert on an idle store answers in ~1 ms; a wedged one in seconds
+COMMAND_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# a write command's statements: documents inserted, updates or deletes it carries
+STATEMENT_FIELDS = {"insert": "documents", "update": "updates", "delete": "deletes"}
+# the commands whose first field names a collection; any other is counted without one
+COLLECTION_COMMANDS = frozenset(
+    {
+        "insert",
+        "update",
+        "delete",
+        "find",
+        "findAndModify",
+        "aggregate",
+        "count",
+        "distinct",
+        "drop",
+        "createIndexes",
+        "listIndexes",
+    }
+)
+
+
+def collection_of(command_name: str, command: Any) -> str:
+    if command_name in COLLECTION_COMMANDS:
+        value = command.get(command_name)
+        return value if isinstance(value, str) else ""
+    if command_name == "getMore":
+        value = command.get("collection")
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+def statements_of(command_name: str, command: Any) -> int:
+    """How many documents, updates or deletes a write command carries (0 for any other); a
+    bulk's statements may also come as a separate sequence, which the started event includes."""
+    field = STATEMENT_FIELDS.get(command_name)
+    if field is None:
+        return 0
+    value = command.get(field)
+    return len(value) if isinstance(value, list) else 0
+
+
+class StoreCommandMetrics(monitoring.CommandListener):
+    """PyMongo calls these from the event loop's thread, around each command's round trip; the
+    collection is remembered between the start and the answer by the command's request id."""
+
+    def __init__(self, registry: CollectorRegistry, service: str) -> None:
+        self._service = service
+        self._pending: dict[tuple[Any, int], tuple[str, str]] = {}
+        self.commands = Counter(
+            "veche_store_commands_total",
+            "commands this service sent to the store, by command, collection and outcome",
+            ["service", "command", "collection", "outcome"],
+            registry=registry,
+        )
+        self.statements = Counter(
+            "veche_store_statements_total",
+            "documents inserted, updates and deletes this service's write commands carried: "
+            "over veche_store_commands_total, how well it batches",
+            ["service", "command", "collection"],
+            registry=registry,
+        )
+        self.seconds = Histogram(
+            "veche_store_command_seconds",
+            "a store command's round trip, sent to answered (the driver's measure)",
+            ["service", "command", "collection"],
+            buckets=COMMAND_BUCKETS,
+            registry=registry,
+        )
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        collection = collection_of(event.command_name, event.command)
+        statements = statements_of(event.command_name, event.command)
+        if statements:
+            self.statements.labels(self._service, event.command_name, collection).inc(statements)
+        self._pending[(event.connection_id, event.request_id)] = (event.command_name, collection)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        self._finish(event, "ok")
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self._finish(event, "error")
+
+    def _finish(
+        self, event: monitoring.CommandSucceededEvent | monitoring.CommandFailedEvent, outcome: str
+    ) -> None:
+        command, collection = self._pending.pop(
+            (event.connection_id, event.request_id), (event.command_name, "")
+        )
+        self.commands.labels(self._service, command, collection, outcome).inc()
+        self.seconds.labels(self._service, command, collection).observe(
+            event.duration_micros / 1_000_000
+        )
