@@ -11,6 +11,7 @@ import time
 import uuid
 
 import pytest
+from veche_bench import storeops
 from veche_bench.appeals import received_event, submission
 from veche_bench.cli import prune_state
 from veche_bench.load import open_loop
@@ -484,14 +485,16 @@ def _costly_run() -> Results:
 
 
 def test_every_offered_rate_row_says_what_an_appeal_cost_at_that_rate():
-    table = dict((measure, a) for measure, a, *_ in rows(_costly_run()))
+    run = _costly_run()
+    assert run.veche is not None
+    run.veche.phases["topic-10"].store = {"commands": 4.25, "ingest.updated": 1.0}
+    table = dict((measure, a) for measure, a, *_ in rows(run))
 
-    assert table["Veche topic 10/s: p50/p95/p99 ms · done/s · core-ms an appeal"].endswith(
-        "· 10 · 16.0"  # (10 + 6) % of a core for 10 appeals/s
+    cost = "p50/p95/p99 ms · done/s · core-ms · store commands an appeal"
+    assert table[f"Veche topic 10/s: {cost}"].endswith(
+        "· 10 · 16.0 · 4.25"  # (10 + 6) % of a core for 10 appeals/s
     )
-    assert table["Veche HTTP 50/s: p50/p95/p99 ms · done/s · core-ms an appeal"].endswith(
-        "· 50 · 12.0"
-    )
+    assert table[f"Veche HTTP 50/s: {cost}"].endswith("· 50 · 12.0 · –")  # no counters read
 
 
 def test_costs_by_rate_take_the_dearer_path_and_the_saturation_drain():
@@ -521,3 +524,57 @@ def test_the_capacity_model_sizes_each_volume_with_the_cost_at_its_peak():
     # 1 M a year peaks below 1/s: the slowest measured rate's cost (16 core-ms)
     assert "| 16.0 (10/s) |" in by_volume["1,000,000"]
     assert any("×20.0" in line for line in lines)  # 10/s costs 20x the saturation drain
+
+
+EXPOSITION = """# HELP veche_store_commands_total commands
+# TYPE veche_store_commands_total counter
+veche_store_commands_total{service="ingest",command="update",collection="appeals",outcome="ok"} 10.0
+veche_store_commands_total{service="ingest",command="find",collection="appeals",outcome="ok"} 4.0
+veche_store_commands_total{service="ingest",command="insert",collection="timeline",outcome="ok"} 2.0
+# HELP veche_store_statements_total statements
+# TYPE veche_store_statements_total counter
+veche_store_statements_total{service="ingest",command="update",collection="appeals"} 150.0
+veche_store_statements_total{service="ingest",command="insert",collection="timeline"} 300.0
+"""
+
+
+def test_store_work_is_read_from_a_services_counters_and_differenced_per_appeal():
+    before = storeops.parse("ingest", EXPOSITION)
+    assert before == {
+        "commands": 16.0,
+        "finds": 4.0,
+        "ingest.updated": 150.0,
+        "ingest.inserted": 300.0,
+    }
+    later = EXPOSITION.replace("} 150.0", "} 450.0").replace("} 10.0", "} 30.0")
+
+    ops = storeops.per_appeal(before, storeops.parse("ingest", later), appeals=100)
+
+    assert ops == {"commands": 0.2, "ingest.updated": 3.0}  # what did not grow is left out
+    assert storeops.total_of(ops, "updated") == 3.0
+    assert storeops.by_service({**ops, "classify.updated": 0.05}, "updated") == [
+        ("ingest", 3.0),
+        ("classify", 0.05),
+    ]
+    assert storeops.per_appeal(before, before, appeals=0) == {}
+
+
+def test_the_table_and_the_verdict_show_the_store_work_measured_in_the_drain():
+    usage = {"ferretdb": (60.0, 150.0), "notify": (40.0, 130.0), STEAL: (0.0, 0.0)}
+    results = _saturation(usage)
+    assert results.veche is not None
+    results.veche.phases["saturation"].store = {
+        "commands": 0.35,
+        "finds": 0.02,
+        "ingest.updated": 2.9,
+        "classify.updated": 0.06,
+        "notify.inserted": 7.5,
+    }
+    results.updates = {"classify": 1}
+    table = {row[0]: row[1] for row in rows(results)}
+
+    assert table["documents updated per appeal"] == "3.0 in the drain (≤ 4)"
+    store_row = "at saturation: store commands · documents inserted · updated · finds, an appeal"
+    assert table[store_row] == "0.35 · 7.5 · 3.0 · 0.02"
+    verdict = "\n".join(limits_text(results))
+    assert "updated 3.0 documents per appeal in the drain (ingest 2.90, classify 0.06" in verdict

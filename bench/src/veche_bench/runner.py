@@ -22,10 +22,12 @@ from typing import Any, Self
 
 from pymongo import AsyncMongoClient
 from veche_shared.devtools.stack import MAIL_HTTP_PORT, MAIL_SMTP_PORT, Stack
+from veche_shared.devtools.stack import SERVICES as PORTS
 from veche_shared.testing.infra import Infra
 from veche_shared.topics import APPEALS_RECEIVED
 from veche_shared.topics_cli import drop_topics, ensure_topics
 
+from . import storeops
 from .observe import Collector, Sampler, Window, WindowResult
 from .settings import BenchSettings
 from .stages import STAGES
@@ -43,6 +45,7 @@ class PhaseResult:
     usage: dict[str, tuple[float, float]]
     seconds: float
     waiting: dict[str, float] = field(default_factory=dict)  # % waiting for a core, per process
+    store: dict[str, float] = field(default_factory=dict)  # store work per appeal (storeops)
 
 
 @dataclass(eq=False)  # compared and hashed by identity
@@ -190,11 +193,13 @@ class System:
         if behind:
             self.result.notes.append(f"{label}: started with {behind} appeals still in flight")
         window = Window(time.time(), float("inf"))
+        store_before = await self.store_counts()
         generated = await self.generate(label, *args, expected=expected)
         window = Window(window.start, time.time() + 0.001)
         timeout = min(drain_timeout or self.settings.drain_timeout_s, self.time_left())
         await self.drain(label, window, int(generated.get("accepted", expected)), timeout, stage)
         finished = Window(window.start, time.time())
+        store = storeops.per_appeal(store_before, await self.store_counts(), expected)
         result = PhaseResult(
             label=label,
             offered_rate=rate,
@@ -203,9 +208,14 @@ class System:
             usage=self.sampler.usage(finished),
             seconds=time.monotonic() - started,
             waiting=self.sampler.waiting(finished),
+            store=store,
         )
         self.result.phases[key] = result
         return result
+
+    async def store_counts(self) -> storeops.Counts:
+        """What the system told of its store work so far (only Veche's services do)."""
+        return {}
 
     async def backlog(
         self,
@@ -292,6 +302,13 @@ class Veche(System):
     async def remove_classify_replica(self) -> None:
         await asyncio.to_thread(self.replica.stop, "classify")
         self.sampler.forget("classify#2")
+
+    async def store_counts(self) -> storeops.Counts:
+        offset = self.settings.port_offset
+        services = [(name, f"http://127.0.0.1:{port + offset}") for name, port in PORTS.items()]
+        # the second classify replica of the scale-out phase, when it runs
+        services.append(("classify", f"http://127.0.0.1:{PORTS['classify'] + offset + 10}"))
+        return await storeops.snapshot(services)
 
     async def http_rate(self, key: str, rate: float, duration: float) -> PhaseResult:
         args = ["http", "--url", self.url, "--rate", f"{rate:.3f}", "--duration", str(duration)]
