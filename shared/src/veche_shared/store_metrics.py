@@ -9,6 +9,7 @@ command's name and its collection are read — never a document, a filter or a v
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -56,13 +57,25 @@ def statements_of(command_name: str, command: Any) -> int:
     return len(value) if isinstance(value, list) else 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Series:
+    """One command on one collection: its labelled children, looked up once (``labels()``
+    validates and locks on every call, a cost paid per command otherwise)."""
+
+    ok: Any
+    error: Any
+    seconds: Any
+    statements: Any
+
+
 class StoreCommandMetrics(monitoring.CommandListener):
     """PyMongo calls these from the event loop's thread, around each command's round trip; the
-    collection is remembered between the start and the answer by the command's request id."""
+    series is remembered between the start and the answer by the command's request id."""
 
     def __init__(self, registry: CollectorRegistry, service: str) -> None:
         self._service = service
-        self._pending: dict[tuple[Any, int], tuple[str, str]] = {}
+        self._series: dict[tuple[str, str], _Series] = {}
+        self._pending: dict[tuple[Any, int], _Series] = {}
         self.commands = Counter(
             "veche_store_commands_total",
             "commands this service sent to the store, by command, collection and outcome",
@@ -85,25 +98,38 @@ class StoreCommandMetrics(monitoring.CommandListener):
         )
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        collection = collection_of(event.command_name, event.command)
-        statements = statements_of(event.command_name, event.command)
+        name = event.command_name
+        series = self._of(name, collection_of(name, event.command))
+        statements = statements_of(name, event.command)
         if statements:
-            self.statements.labels(self._service, event.command_name, collection).inc(statements)
-        self._pending[(event.connection_id, event.request_id)] = (event.command_name, collection)
+            series.statements.inc(statements)
+        self._pending[(event.connection_id, event.request_id)] = series
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        self._finish(event, "ok")
+        series = self._answered(event)
+        series.ok.inc()
+        series.seconds.observe(event.duration_micros / 1_000_000)
 
     def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        self._finish(event, "error")
+        series = self._answered(event)
+        series.error.inc()
+        series.seconds.observe(event.duration_micros / 1_000_000)
 
-    def _finish(
-        self, event: monitoring.CommandSucceededEvent | monitoring.CommandFailedEvent, outcome: str
-    ) -> None:
-        command, collection = self._pending.pop(
-            (event.connection_id, event.request_id), (event.command_name, "")
-        )
-        self.commands.labels(self._service, command, collection, outcome).inc()
-        self.seconds.labels(self._service, command, collection).observe(
-            event.duration_micros / 1_000_000
-        )
+    def _answered(
+        self, event: monitoring.CommandSucceededEvent | monitoring.CommandFailedEvent
+    ) -> _Series:
+        series = self._pending.pop((event.connection_id, event.request_id), None)
+        return series or self._of(event.command_name, "")
+
+    def _of(self, command: str, collection: str) -> _Series:
+        series = self._series.get((command, collection))
+        if series is None:
+            labels = (self._service, command, collection)
+            series = _Series(
+                ok=self.commands.labels(*labels, "ok"),
+                error=self.commands.labels(*labels, "error"),
+                seconds=self.seconds.labels(*labels),
+                statements=self.statements.labels(*labels),
+            )
+            self._series[(command, collection)] = series
+        return series
