@@ -184,7 +184,7 @@ class BatchConsumer(Generic[E]):
                 raise ValueError(f"{each.name} carries no event type")
         self._broker = broker
         self._settings = settings
-        self._gather_ms = gather_ms
+        self._gather_ms = gather_ms if gather_ms is not None else settings.batch_gather_ms or None
         self._trace_batch_as = trace_batch_as
         # by the qualified name a record carries
         self._event_types: dict[str, type[E]] = {
@@ -231,6 +231,12 @@ class BatchConsumer(Generic[E]):
             handler=handler_per_topic(settings, handlers),
             outputs=outputs,
         )
+
+    @property
+    def gather_ms(self) -> int | None:
+        """How long the broker holds this consumer's fetch to gather a batch (None: it answers
+        as soon as a record is there)."""
+        return self._gather_ms
 
     def subscribe(self) -> None:
         """Register the batch subscriber (called from ``create_app``, never at import)."""

@@ -42,6 +42,13 @@ class ServiceSettings(BaseSettings):
     region_code: str = Field(default="71", pattern=r"^\d{2}$", description="region served")
     batch_max_records: int = Field(default=500, ge=1, description="records per consumer batch")
     batch_timeout_ms: int = Field(default=50, ge=1, description="max wait to fill a batch")
+    batch_gather_ms: int = Field(
+        default=0,
+        ge=0,
+        le=5000,
+        description="how long the broker holds a consumer's fetch to gather records into one "
+        "batch (0: it answers at once)",
+    )
     batch_parts: int = Field(
         default=2,
         ge=1,

@@ -380,3 +380,24 @@ async def test_a_batch_longer_than_the_wait_lets_the_rebalance_go_on(caplog):
     release.set()
     await running
     assert "partitions revoked mid-batch" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("configured", "explicit", "gathers"),
+    [(0, None, None), (40, None, 40), (40, 1000, 1000), (0, 1000, 1000)],
+)
+def test_a_consumer_gathers_as_configured_unless_its_service_says_otherwise(
+    configured, explicit, gathers
+):
+    """``VECHE_BATCH_GATHER_MS`` for every consumer of a service; a consumer that gathers for a
+    reason of its own (ingest's timeline) keeps its own window."""
+    settings = Settings(batch_gather_ms=configured)
+
+    async def handler(items):
+        return ()
+
+    consumer = BatchConsumer(
+        KafkaBroker(), settings, topic=APPEALS_RECEIVED, handler=handler, gather_ms=explicit
+    )
+
+    assert consumer.gather_ms == gathers
