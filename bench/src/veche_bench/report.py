@@ -789,7 +789,9 @@ def write_docs(results: Results, summary: str) -> None:
             "`appeals.received.v1`, which separates the HTTP cost from the pipeline cost. "
             "Saturation is a backlog (sized from a warm-up to take ~30 s) drained by the "
             "pipeline: appeals notified per second from the first appeal written to the last "
-            "one notified.",
+            "one notified. Store work an appeal (commands, documents inserted and updated) is "
+            "read from the services' own `veche_store_commands_total` and "
+            "`veche_store_statements_total` before and after each phase.",
             "- **(b) raw relay** (`veche_bench.relay`): four aiokafka/PyMongo processes with the "
             "same hops, the same delivery (batch poll, unordered bulk insert keyed by `_id`, "
             "batched produce with `acks=all` + idempotence, commit after every ack) and the "

@@ -1,10 +1,11 @@
-"""What a service asks of its store: ``veche_store_commands_total`` and
-``veche_store_command_seconds``, per command and collection.
+"""What a service asks of its store, per command and collection: ``veche_store_commands_total``,
+``veche_store_statements_total`` and ``veche_store_command_seconds``.
 
 A stage's cost at low rates is its round trips (every batch pays its inserts, finds and
-updates whatever its size), and the store's CPU is a large share of the pipeline's: these two
-say which commands a service sends, how many and how long each took to come back. Only the
-command's name and its collection are read — never a document, a filter or a value.
+updates whatever its size), and the store's CPU is a large share of the pipeline's: these say
+which commands a service sends, how many documents they carry and how long each took to come
+back. Only the command's name and its collection are read — never a document, a filter or a
+value.
 """
 
 from __future__ import annotations
