@@ -527,8 +527,8 @@ def cpu_per_appeal_text(results: Results, usage: Mapping[str, tuple[float, float
         lines.append(
             "- **verdict**: the store costs the most per appeal. Every command FerretDB "
             "answers is a SQLite transaction with Go JSON around it, and an update is a read, "
-            f"a rewrite and a commit{rates}; Veche {changed} (notify's delivery states are "
-            "inserts). A real MongoDB via `VECHE_MONGO_URL` moves this limit."
+            f"a rewrite and a commit{rates}; Veche {changed}; notify's delivery states are "
+            "inserts. A real MongoDB via `VECHE_MONGO_URL` moves this limit."
         )
     if costs and costs[0][1] == "notify":
         lines.append(

@@ -197,9 +197,10 @@ class System:
         generated = await self.generate(label, *args, expected=expected)
         window = Window(window.start, time.time() + 0.001)
         timeout = min(drain_timeout or self.settings.drain_timeout_s, self.time_left())
-        await self.drain(label, window, int(generated.get("accepted", expected)), timeout, stage)
+        accepted = int(generated.get("accepted", expected))
+        await self.drain(label, window, accepted, timeout, stage)
         finished = Window(window.start, time.time())
-        store = storeops.per_appeal(store_before, await self.store_counts(), expected)
+        store = storeops.per_appeal(store_before, await self.store_counts(), accepted)
         result = PhaseResult(
             label=label,
             offered_rate=rate,

@@ -39,13 +39,15 @@ COLLECTION_COMMANDS = frozenset(
 
 
 def collection_of(command_name: str, command: Any) -> str:
+    """The collection a command names ("" where it names none, or names it by anything but a
+    string: no value ever becomes a label)."""
     if command_name in COLLECTION_COMMANDS:
         value = command.get(command_name)
-        return value if isinstance(value, str) else ""
-    if command_name == "getMore":
+    elif command_name == "getMore":
         value = command.get("collection")
-        return value if isinstance(value, str) else ""
-    return ""
+    else:
+        return ""
+    return value if isinstance(value, str) else ""
 
 
 def statements_of(command_name: str, command: Any) -> int:
