@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
-from pydantic import BaseModel
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
+from .events.base import Event
 from .group_commit import GroupCommit
 from .settings import ServiceSettings
 
@@ -27,7 +27,7 @@ DUPLICATE_KEY = 11000
 MAX_UPDATE_BATCH = 20  # two replicas bulk-updating one database stay below 50 statements
 
 Document = dict[str, Any]
-E = TypeVar("E", bound=BaseModel)
+E = TypeVar("E", bound=Event)
 
 
 def create_client(
@@ -89,7 +89,7 @@ async def record_events_once(
     """
     stored = await _first_versions(collection, await insert_new(collection, documents))
     return [
-        type(event).model_validate(stored[d["_id"]]["event"]) if d["_id"] in stored else event
+        type(event).from_stored(stored[d["_id"]]["event"]) if d["_id"] in stored else event
         for d, event in zip(documents, events, strict=True)
     ]
 

@@ -2,11 +2,13 @@
 named by VECHE_MONGO_URL (FerretDB locally, MongoDB in production)."""
 
 import asyncio
+import uuid
 
 import pytest
-from pydantic import BaseModel
 from pymongo.errors import DuplicateKeyError
+from veche_shared.events import AppealReceivedV1
 from veche_shared.mongo import GroupInsert, chunks, insert_new, record_events_once
+from veche_shared.testing.events import received
 
 pytestmark = pytest.mark.integration
 
@@ -44,21 +46,27 @@ async def test_group_insert_tells_each_caller_what_was_new_and_stores_the_first_
     assert len(stored) == 32
 
 
-class Output(BaseModel):
-    event_id: str
-
-
 async def test_record_events_once_returns_the_first_recorded_version(db):
     def recorded(event):
-        return {"_id": "e1", "event": event.model_dump()}
+        return {"_id": "e1", "event": event.stored()}
 
-    given = Output(event_id="first")
+    given = received()
     first = await record_events_once(db.outputs, [recorded(given)], [given])
-    redelivered = Output(event_id="second")
+    redelivered = given.model_copy(update={"event_id": uuid.uuid4()})
     again = await record_events_once(db.outputs, [recorded(redelivered)], [redelivered])
     assert first[0] is given  # a new output is not parsed back from its document
-    assert again == [Output(event_id="first")]  # the stored version, parsed as its type
-    assert isinstance(again[0], Output)
+    assert again == [given]  # the stored version, parsed as its type
+    assert isinstance(again[0], AppealReceivedV1)
+    stored = await db.outputs.find_one({"_id": "e1"})
+    assert stored["event"] == given.to_bytes().decode()  # the text published, one value
+
+
+async def test_record_events_once_reads_an_event_an_earlier_version_stored_nested(db):
+    earlier = received()
+    await db.outputs.insert_one({"_id": "e1", "event": earlier.model_dump(mode="json")})
+    redelivered = earlier.model_copy(update={"event_id": uuid.uuid4()})
+    again = await record_events_once(db.outputs, [{"_id": "e1", "event": "-"}], [redelivered])
+    assert again == [earlier]
 
 
 async def test_exactly_one_of_many_concurrent_inserts_of_one_id_wins(db):

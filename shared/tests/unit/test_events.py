@@ -15,6 +15,19 @@ def test_event_round_trips_through_bytes():
     assert AppealReceivedV1.from_bytes(event.to_bytes()) == event
 
 
+def test_an_event_is_stored_as_the_json_text_it_is_published_as():
+    event = received()
+    assert event.stored() == event.to_bytes().decode()
+    assert AppealReceivedV1.from_stored(event.stored()) == event
+
+
+def test_an_event_stored_as_a_nested_document_by_an_earlier_version_still_reads():
+    event = received()
+    nested = event.model_dump(mode="json", exclude_none=True)
+    assert AppealReceivedV1.from_stored(nested) == event
+    assert AppealReceivedV1.from_stored(event.to_bytes()) == event
+
+
 def test_consumer_ignores_unknown_fields_from_newer_producers():
     data = json.loads(received().to_bytes())
     data["added_in_a_later_minor_version"] = {"x": 1}

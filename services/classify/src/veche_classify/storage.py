@@ -67,7 +67,7 @@ class ClassifyStore:
                 "confidence": event.classification.confidence,
                 "classifier": event.classification.classifier,
                 "at": event.occurred_at,
-                "event": event.model_dump(mode="json", exclude_none=True),
+                "event": event.stored(),
             }
             | ({"place_key": place} if place else {})
             for (source_event_id, event), place in zip(
@@ -81,7 +81,7 @@ class ClassifyStore:
     async def latest(self, appeal_id: str) -> AppealClassifiedV1 | None:
         cursor = self.classifications.find({"appeal_id": appeal_id}).sort("at", DESCENDING)
         async for document in cursor.limit(1):
-            return AppealClassifiedV1.model_validate(document["event"])
+            return AppealClassifiedV1.from_stored(document["event"])
         return None
 
     # incidents ----------------------------------------------------------------------------

@@ -39,14 +39,14 @@ class Closer:
         appeal = await self._store.appeal(appeal_id)
         if appeal is None:
             return None
-        received = AppealReceivedV1.model_validate(appeal["event"])
+        received = AppealReceivedV1.from_stored(appeal["event"])
         fingerprint = submission.fingerprint()
         stored, replayed = await self._store.record_answer(
             stored_answer(answer_event(received, submission), fingerprint)
         )
         if stored["fingerprint"] != fingerprint:
             raise AnswerConflictError(f"appeal {appeal_id} already has a different answer")
-        event = AppealAnsweredV1.model_validate(stored["event"])
+        event = AppealAnsweredV1.from_stored(stored["event"])
         await self._store.add_timeline([timeline_entry(event)])
         await self._publish(event, appeal.get("trace_headers") or {})
         return Closed(event, replayed)

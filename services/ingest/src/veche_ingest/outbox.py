@@ -71,7 +71,7 @@ class OutboxRelay:
         pending = await self._store.pending_publication(utc_now() - self._grace, self._batch)
         delivered: list[str] = []
         for document in pending:
-            event = AppealReceivedV1.model_validate(document["event"])
+            event = AppealReceivedV1.from_stored(document["event"])
             await self._publish(event, document.get("trace_headers") or {})
             delivered.append(str(document["_id"]))
         await self._store.mark_published(delivered)

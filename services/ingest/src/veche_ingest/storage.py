@@ -157,7 +157,7 @@ class IngestStore:
                     "stage_rank": STAGE_ORDER[Stage.RECEIVED],
                     "topic_hint": appeal.topic_hint,
                     "flags": list(appeal.flags),
-                    "event": event.model_dump(mode="json", exclude_none=True),
+                    "event": event.stored(),
                     "trace_headers": dict(trace_headers),
                     "private": dict(private or {}),
                     "received_entry": timeline_entry(event),

@@ -87,7 +87,7 @@ async def test_unconfirmed_appeal_is_queued_then_relayed_with_the_same_event(run
         )
     record = next(r for r in records if r.key == registered.appeal_id.encode())
     relayed = AppealReceivedV1.from_bytes(record.value)
-    assert relayed.event_id == AppealReceivedV1.model_validate(stored["event"]).event_id
+    assert relayed.event_id == AppealReceivedV1.from_stored(stored["event"]).event_id
     assert registered.trace_id is not None
     assert registered.trace_id in dict(record.headers)["traceparent"].decode()
     assert not await store.is_queued(registered.appeal_id)

@@ -133,7 +133,7 @@ class NotifyStore:
                 "_id": source_event_id,
                 "appeal_id": str(event.appeal_id),
                 "at": event.occurred_at,
-                "event": event.model_dump(mode="json", exclude_none=True),
+                "event": event.stored(),
             }
             for source_event_id, event in outcomes
         ]

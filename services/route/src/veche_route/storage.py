@@ -87,7 +87,7 @@ class RouteStore:
                 "rules_version": event.rules_version,
                 "answer_by": event.deadlines.answer_by,
                 "at": event.occurred_at,
-                "event": event.model_dump(mode="json", exclude_none=True),
+                "event": event.stored(),
             }
             for source_event_id, event in decisions
         ]
@@ -138,7 +138,7 @@ class RouteStore:
 
     async def routed_event(self, routing_id: str) -> AppealRoutedV1 | None:
         doc = await self.routings.find_one({"_id": routing_id}, {"event": 1})
-        return AppealRoutedV1.model_validate(doc["event"]) if doc else None
+        return AppealRoutedV1.from_stored(doc["event"]) if doc else None
 
     async def appeal_assignments(self, appeal_id: str) -> list[Document]:
         return [doc async for doc in self.assignments.find({"appeal_id": appeal_id}).sort("_id")]
@@ -237,7 +237,7 @@ class RouteStore:
                 "kind": event.kind.value,
                 "published": False,
                 "at": event.occurred_at,
-                "event": event.model_dump(mode="json", exclude_none=True),
+                "event": event.stored(),
             }
             for key, event in notices
         ]

@@ -154,11 +154,7 @@ class DeadlineWatcher:
         inserted = await self.store.record_notices(notices)
         mine = {key for key in inserted}
         await self._publish_documents(
-            [
-                {"_id": key, "event": event.model_dump(mode="json")}
-                for key, event in notices
-                if key in mine
-            ]
+            [{"_id": key, "event": event.stored()} for key, event in notices if key in mine]
         )
         return len(mine)
 
@@ -166,7 +162,7 @@ class DeadlineWatcher:
         published: list[str] = []
         try:
             for document in documents:
-                await self.publish(AppealDeadlineV1.model_validate(document["event"]))
+                await self.publish(AppealDeadlineV1.from_stored(document["event"]))
                 published.append(document["_id"])
         finally:
             await self.store.mark_published(published)

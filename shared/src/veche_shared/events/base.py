@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
@@ -45,6 +46,24 @@ class Event(Contract):
 
     def to_bytes(self) -> bytes:
         return self.model_dump_json(exclude_none=True).encode()
+
+    def stored(self) -> str:
+        """The form a stage keeps its event in a document: the JSON text it publishes.
+
+        Text, not a nested document: the store keeps it as one value, and the event is read
+        back only to be republished whole (a redelivery, an outbox relay), never queried by its
+        fields — a document's own fields carry what is queried. A nested event cost FerretDB
+        three times the CPU of the same event as text (a routing: 305 against 100 µs an insert).
+        """
+        return self.model_dump_json(exclude_none=True)
+
+    @classmethod
+    def from_stored(cls, value: str | bytes | Mapping[str, Any]) -> Self:
+        """The event a document keeps: its JSON text, or the nested document that versions
+        before the text form wrote (still read, so stored data needs no migration)."""
+        if isinstance(value, str | bytes):
+            return cls.model_validate_json(value)
+        return cls.model_validate(value)
 
     @classmethod
     def from_bytes(cls, body: bytes) -> Self:

@@ -79,5 +79,5 @@ def stored_answer(event: AppealAnsweredV1, fingerprint: str) -> dict[str, Any]:
     return {
         "_id": str(event.appeal_id),
         "fingerprint": fingerprint,
-        "event": event.model_dump(mode="json"),
+        "event": event.stored(),
     }
