@@ -143,27 +143,14 @@ class IngestStore:
     ) -> bool:
         """Store the appeal (after :meth:`queue_publication`: an appeal is never stored without
         the relay knowing of it); False if the appeal id is already stored."""
-        appeal = event.appeal
-        [stored] = await self._new_appeals.insert(
-            [
-                {
-                    "_id": str(event.appeal_id),
-                    "registration_number": appeal.registration_number,
-                    "registered_at": appeal.registered_at,
-                    "region_code": appeal.region_code,
-                    "channel": appeal.channel.value,
-                    "trace_id": trace_id,
-                    "idempotency_key": idempotency_key,
-                    "stage_rank": STAGE_ORDER[Stage.RECEIVED],
-                    "topic_hint": appeal.topic_hint,
-                    "flags": list(appeal.flags),
-                    "event": event.stored(),
-                    "trace_headers": dict(trace_headers),
-                    "private": dict(private or {}),
-                    "received_entry": timeline_entry(event),
-                }
-            ]
+        document = received_document(
+            event,
+            trace_id=trace_id,
+            trace_headers=trace_headers,
+            idempotency_key=idempotency_key,
+            private=private,
         )
+        [stored] = await self._new_appeals.insert([document])
         return bool(stored)
 
     async def appeal(self, appeal_id: str) -> Document | None:
@@ -280,6 +267,35 @@ class IngestStore:
     async def api_client(self, key: str) -> str | None:
         found = await self.api_clients.find_one({"_id": hash_key(key)})
         return str(found["client"]) if found else None
+
+
+def received_document(
+    event: AppealReceivedV1,
+    *,
+    trace_id: str | None,
+    trace_headers: Mapping[str, str],
+    idempotency_key: str | None,
+    private: Mapping[str, Any] | None = None,
+) -> Document:
+    """The appeal as registration stores it: the fields the list and the view query, the
+    status summary the timeline folds later events into, and the event it publishes."""
+    appeal = event.appeal
+    return {
+        "_id": str(event.appeal_id),
+        "registration_number": appeal.registration_number,
+        "registered_at": appeal.registered_at,
+        "region_code": appeal.region_code,
+        "channel": appeal.channel.value,
+        "trace_id": trace_id,
+        "idempotency_key": idempotency_key,
+        "stage_rank": STAGE_ORDER[Stage.RECEIVED],
+        "topic_hint": appeal.topic_hint,
+        "flags": list(appeal.flags),
+        "event": event.stored(),
+        "trace_headers": dict(trace_headers),
+        "private": dict(private or {}),
+        "received_entry": timeline_entry(event),
+    }
 
 
 def hash_key(key: str) -> str:
