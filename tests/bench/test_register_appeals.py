@@ -5,7 +5,9 @@ store)."""
 import pytest
 from veche_bench.appeals import received_event
 from veche_bench.runner import register_appeals
+from veche_ingest.domain.intake import AppealSubmission
 from veche_ingest.domain.timeline import timeline_entry
+from veche_ingest.registrar import Registrar
 from veche_ingest.storage import IngestStore
 from veche_shared.testing.events import classified_from
 
@@ -30,3 +32,20 @@ async def test_registered_appeals_are_the_documents_the_timeline_updates(mongo, 
     assert changed is not None
     assert changed["stage_rank"] > 0
     assert changed["topic"] == classified.classification.topic
+
+
+async def test_registered_topic_appeals_leave_ingests_own_numbers_free(mongo, namespace):
+    database = f"{namespace}_numbers"
+    store = IngestStore(mongo, database)
+    await store.create_indexes()
+    await register_appeals(store.appeals, "run2", first_index=0, count=5)
+
+    async def kept(event, headers) -> None:
+        return None
+
+    registrar = Registrar(
+        store, kept, region_code="71", publish_timeout=5.0, on_published=lambda _: None
+    )
+    intake = AppealSubmission(text="На улице Мира в Алексине яма на дороге").to_intake()
+    registered = await registrar.register(intake)
+    assert registered.registration_number.endswith("-000001")  # the first, not skipped

@@ -34,6 +34,12 @@ TEXTS: tuple[tuple[str, str], ...] = (
 )
 
 
+# Appeals written straight to the intake topic are registered in ingest's store too (the bench's
+# Veche.register), so their numbers must never be ones ingest hands out, counting from 1, to the
+# appeals of the same run's HTTP phases (each run has a store of its own).
+TOPIC_NUMBERS_FROM = 500_000
+
+
 def submission(index: int) -> dict[str, Any]:
     """The JSON body of ``POST /appeals`` for the index-th generated appeal."""
     text, address = TEXTS[index % len(TEXTS)]
@@ -53,7 +59,7 @@ def received_event(index: int, run: str, now: datetime | None = None) -> AppealR
         appeal_id=uuid.uuid5(uuid.NAMESPACE_URL, f"veche-bench/{run}/{index}"),
         occurred_at=registered_at,
         appeal=AppealSnapshot(
-            registration_number=f"71-{registered_at.year}-{index % 1_000_000:06d}",
+            registration_number=registration_number(index, registered_at.year),
             registered_at=registered_at,
             region_code="71",
             channel=Channel.PORTAL,
@@ -63,3 +69,7 @@ def received_event(index: int, run: str, now: datetime | None = None) -> AppealR
             consent=Consent(personal_data=True),
         ),
     )
+
+
+def registration_number(index: int, year: int) -> str:
+    return f"71-{year}-{(TOPIC_NUMBERS_FROM + index) % 1_000_000:06d}"

@@ -13,6 +13,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypeVar
 
 from opentelemetry import trace
@@ -32,6 +33,13 @@ T = TypeVar("T")
 
 class IdempotencyConflictError(Exception):
     """The same idempotency key came with a different request body."""
+
+
+class NumberingError(Exception):
+    """No free registration number: the stored appeals hold the ones the sequence gives out."""
+
+
+NUMBER_ATTEMPTS = 5  # numbers tried for one appeal before the request fails
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,36 +124,61 @@ class Registrar:
         # than after it: one store round trip fewer before the answer. An entry whose appeal
         # never follows (the request died) is dropped by the relay; nothing was accepted.
         sequence, _ = await asyncio.gather(
-            self._stored_as(
-                "registrations",
-                self._store.next_sequence(counter_key(self._region_code, registered_at.year)),
-            ),
+            self._claim_number(registered_at),
             self._stored_as("outbox", self._store.queue_publication(appeal_id, registered_at)),
         )
-        event = register(
-            intake,
-            appeal_id=uuid.UUID(appeal_id),
-            region_code=self._region_code,
-            sequence=sequence,
-            registered_at=registered_at,
+        for _ in range(NUMBER_ATTEMPTS):
+            event = register(
+                intake,
+                appeal_id=uuid.UUID(appeal_id),
+                region_code=self._region_code,
+                sequence=sequence,
+                registered_at=registered_at,
+            )
+            trace_headers: dict[str, str] = {}
+            inject(trace_headers)  # lets the outbox relay continue this appeal's trace
+            if await self._save(event, trace_headers, key, private):
+                return await self._hand_over(event, trace_headers)
+            twin = await self._store.appeal(appeal_id)
+            if twin is not None:  # a twin completed the same idempotent registration first
+                return await self._replayed(twin)
+            # The number's claim was ours, yet a stored appeal holds it: appeals restored or
+            # imported without their claims. Skip it, as a number another replica took is.
+            log.warning("registration number held by a stored appeal; numbering again")
+            sequence = await self._claim_number(registered_at)
+        raise NumberingError(
+            f"{NUMBER_ATTEMPTS} registration numbers in a row are held by stored appeals "
+            "the number sequence does not know of"
         )
-        trace_headers: dict[str, str] = {}
-        inject(trace_headers)  # lets the outbox relay continue this appeal's trace
+
+    async def _claim_number(self, registered_at: datetime) -> int:
+        key = counter_key(self._region_code, registered_at.year)
+        return await self._stored_as("registrations", self._store.next_sequence(key))
+
+    async def _save(
+        self,
+        event: AppealReceivedV1,
+        trace_headers: Mapping[str, str],
+        key: str | None,
+        private: Mapping[str, Any] | None,
+    ) -> bool:
         with store_span("insert", "appeals", self._store.db.name):
-            stored = await self._store.save_received(
+            return await self._store.save_received(
                 event,
                 trace_id=trace_id_hex(),
                 trace_headers=trace_headers,
                 idempotency_key=key,
                 private=private,
             )
-        if not stored:  # a twin completed the same idempotent registration first
-            return await self._replayed(await self._must_find(appeal_id))
+
+    async def _hand_over(
+        self, event: AppealReceivedV1, trace_headers: Mapping[str, str]
+    ) -> Registered:
         queued = not await self._try_publish(event, trace_headers)
         return Registered(
-            appeal_id=appeal_id,
+            appeal_id=str(event.appeal_id),
             registration_number=event.appeal.registration_number,
-            registered_at=registered_at.isoformat(),
+            registered_at=event.appeal.registered_at.isoformat(),
             trace_id=trace_id_hex(),
             replayed=False,
             queued=queued,
@@ -171,12 +204,6 @@ class Registrar:
     async def _replayed(self, stored: Mapping[str, Any]) -> Registered:
         queued = await self._store.is_queued(str(stored["_id"]))
         return _registered(stored, replayed=True, queued=queued)
-
-    async def _must_find(self, appeal_id: str) -> dict[str, Any]:
-        stored = await self._store.appeal(appeal_id)
-        if stored is None:
-            raise LookupError(f"appeal {appeal_id} vanished")
-        return stored
 
 
 def _registered(stored: Mapping[str, Any], *, replayed: bool, queued: bool) -> Registered:

@@ -7,9 +7,10 @@ from xml.etree import ElementTree
 import httpx
 import pytest
 from fastapi import FastAPI, Request
-from veche_ingest.http.app import BodySizeLimit
+from veche_ingest.http.app import BodySizeLimit, numbering_failed
 from veche_ingest.http.channels import sign, signature_problem
 from veche_ingest.http.open311 import Open311Error, parse_request, request_filters, to_xml
+from veche_ingest.registrar import NumberingError
 from veche_shared.taxonomy import topics
 
 SECRET = b"s3cret"
@@ -111,3 +112,20 @@ async def test_bodies_over_the_limit_get_413_declared_or_chunked():
     assert streamed.status_code == 413
     assert json.loads(streamed.content)["error"] == "body_too_large"
     assert streamed_small.json() == {"size": 4}
+
+
+async def test_no_free_registration_number_is_a_503_with_the_reason():
+    api = FastAPI()
+    api.add_exception_handler(NumberingError, numbering_failed)  # type: ignore[arg-type]
+
+    @api.post("/appeals")
+    async def register() -> None:
+        raise NumberingError("5 registration numbers in a row are held by stored appeals")
+
+    transport = httpx.ASGITransport(app=api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://ingest") as client:
+        response = await client.post("/appeals")
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "60"
+    assert response.json()["error"] == "registration_numbers_unavailable"
+    assert "held by stored appeals" in response.json()["message"]

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..closing import Closer
-from ..registrar import IdempotencyConflictError, Registrar
+from ..registrar import IdempotencyConflictError, NumberingError, Registrar
 from ..settings import IngestSettings
 from ..storage import IngestStore
 from .appeals import appeals_router
 from .channels import channels_router
 from .common import validation_response
 from .open311 import open311_router
+
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 Обращения граждан — приём и жизненный цикл.
@@ -41,6 +45,7 @@ def create_api(
     )
     api.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     api.add_exception_handler(IdempotencyConflictError, idempotency_conflict)  # type: ignore[arg-type]
+    api.add_exception_handler(NumberingError, numbering_failed)  # type: ignore[arg-type]
     api.include_router(appeals_router(registrar, store, closer))
     api.include_router(channels_router(registrar, store, settings))
     api.include_router(open311_router(registrar, store, settings))
@@ -55,6 +60,17 @@ async def idempotency_conflict(request: Request, error: IdempotencyConflictError
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         content={"error": "idempotency_key_reused", "message": str(error)},
+    )
+
+
+async def numbering_failed(request: Request, error: NumberingError) -> JSONResponse:
+    """Nothing was registered (the outbox entry without its appeal is dropped by the relay):
+    the sender may retry; the operators must reconcile the appeals with the number sequence."""
+    log.error("registration failed: %s", error)
+    return JSONResponse(
+        status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
+        content={"error": "registration_numbers_unavailable", "message": str(error)},
+        headers={"Retry-After": "60"},
     )
 
 
