@@ -318,8 +318,8 @@ class Veche(System):
     async def store_counts(self) -> storeops.Counts:
         offset = self.settings.port_offset
         services = [(name, f"http://127.0.0.1:{port + offset}") for name, port in PORTS.items()]
-        # the second classify replica of the scale-out phase, when it runs
-        services.append(("classify", f"http://127.0.0.1:{PORTS['classify'] + offset + 10}"))
+        if self.replica.is_running("classify"):  # the scale-out phase's second replica
+            services.append(("classify", f"http://127.0.0.1:{PORTS['classify'] + offset + 10}"))
         return await storeops.snapshot(services)
 
     async def register(self, first_index: int, count: int) -> None:
