@@ -146,24 +146,27 @@ class DeadlineWatcher:
         stale = await self.store.unpublished_notices(now - self.republish_after, self.batch)
         window = int(now.timestamp() // max(self.republish_after.total_seconds(), 1e-3))
         claimed = await self.store.claim_republish([doc["_id"] for doc in stale], window)
-        mine = [doc for doc in stale if doc["_id"] in claimed]
-        await self._publish_documents(mine)
+        mine = [
+            (doc["_id"], AppealDeadlineV1.from_stored(doc["event"]))
+            for doc in stale
+            if doc["_id"] in claimed
+        ]
+        await self._publish_notices(mine)
         return len(mine)
 
     async def _record_and_publish(self, notices: Sequence[tuple[str, AppealDeadlineV1]]) -> int:
-        inserted = await self.store.record_notices(notices)
-        mine = {key for key in inserted}
-        await self._publish_documents(
-            [{"_id": key, "event": event.stored()} for key, event in notices if key in mine]
-        )
-        return len(mine)
+        inserted = set(await self.store.record_notices(notices))
+        await self._publish_notices([(key, event) for key, event in notices if key in inserted])
+        return len(inserted)
 
-    async def _publish_documents(self, documents: Sequence[dict[str, Any]]) -> None:
+    async def _publish_notices(self, notices: Sequence[tuple[str, AppealDeadlineV1]]) -> None:
+        """Publish each notice, then mark the ones the broker took (the rest stay for
+        :meth:`republish`)."""
         published: list[str] = []
         try:
-            for document in documents:
-                await self.publish(AppealDeadlineV1.from_stored(document["event"]))
-                published.append(document["_id"])
+            for key, event in notices:
+                await self.publish(event)
+                published.append(key)
         finally:
             await self.store.mark_published(published)
 
