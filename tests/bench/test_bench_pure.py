@@ -11,7 +11,7 @@ import time
 import uuid
 
 import pytest
-from veche_bench import storeops
+from veche_bench import hostspeed, storeops
 from veche_bench.appeals import received_event, submission
 from veche_bench.cli import prune_state
 from veche_bench.load import open_loop
@@ -578,3 +578,57 @@ def test_the_table_and_the_verdict_show_the_store_work_measured_in_the_drain():
     assert table[store_row] == "0.35 · 7.5 · 3.0 · 0.02"
     verdict = "\n".join(limits_text(results))
     assert "updated 3.0 documents per appeal in the drain (ingest 2.90, classify 0.06" in verdict
+
+
+def test_the_host_speed_is_the_median_and_slowest_tenth_of_the_units_timed():
+    speed = hostspeed.summarise([12.0, 11.0, 30.0, 11.5, 11.2, 11.1, 11.3, 11.4, 11.6, 11.7])
+
+    assert speed.median_ms == pytest.approx(11.45)
+    assert speed.p90_ms == 30.0
+    assert speed.units == 10
+    with pytest.raises(ValueError, match="no unit"):
+        hostspeed.summarise([])
+
+
+def test_a_unit_of_the_fixed_work_takes_measurable_cpu_time():
+    assert hostspeed.timed_unit(2_000) > 0.0
+
+
+def test_the_sampler_gives_each_window_the_host_speed_timed_inside_it():
+    sampler = Sampler()
+    sampler.host = [(100.0 + tick, 10.0 + tick) for tick in range(10)]
+
+    inside = sampler.host_speed(Window(103.5, 106.5))  # ticks 104, 105, 106
+
+    assert inside is not None
+    assert (inside.median_ms, inside.units) == (15.0, 3)
+    assert sampler.host_speed(Window(200.0, 210.0)) is None
+
+
+def test_the_limits_say_how_fast_each_systems_host_was_and_compare_it_with_veches():
+    results = _saturation({"notify": (40.0, 130.0), "ferretdb": (40.0, 150.0)})
+    assert results.veche is not None
+    veche_phase = results.veche.phases["saturation"]
+    veche_phase.host = hostspeed.HostSpeed(15.0, 18.0, 30)
+    relay = PhaseResult("sat", None, {}, _drained(3000, 600.0), {}, 10)
+    relay.host = hostspeed.HostSpeed(12.0, 13.0, 10)
+    naive = PhaseResult("sat", None, {}, _drained(800, 40.0), {}, 20)
+    naive.host = hostspeed.HostSpeed(15.3, 16.0, 20)
+    results.relay = SystemResult("relay", {"saturation": relay})
+    results.naive = SystemResult("naive", {"saturation": naive})
+
+    text = "\n".join(limits_text(results))
+
+    assert "15.0 ms through (a)'s, 12.0 ms through (b)'s, 15.3 ms through (c)'s drain" in text
+    assert "(b)'s host was 25% faster than (a)'s" in text  # 15 / 12
+    assert "(c)'s host was as fast as (a)'s (within 5 %)" in text
+    assert "its median went from 12.0 to 15.3 ms" in text
+    row = dict((measure, (a, b, c)) for measure, a, b, c, _ in rows(results))
+    speed_row = next(m for m in row if "host speed" in m)
+    assert row[speed_row] == ("15.0 (p90 18.0)", "12.0 (p90 13.0)", "15.3 (p90 16.0)")
+
+
+def test_without_host_samples_the_limits_say_nothing_of_the_host():
+    results = _saturation({"notify": (40.0, 130.0)})
+
+    assert "host's speed" not in "\n".join(limits_text(results))

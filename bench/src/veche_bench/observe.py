@@ -23,6 +23,7 @@ import psutil
 from aiokafka import AIOKafkaConsumer
 from veche_shared.topics import APPEALS_CLASSIFIED, APPEALS_NOTIFIED, APPEALS_RECEIVED
 
+from . import hostspeed
 from .stats import Latency, drain_rate
 
 OWN_CAUSES = (None, "appeal.routed")  # the notified event answering the routed one
@@ -217,12 +218,14 @@ STEAL = "steal"  # the machine's CPU the hypervisor gave to others: the same cod
 
 
 class Sampler:
-    """CPU (% of one core) and resident memory of named processes, once a second; and under
-    :data:`STEAL`, the CPU time the virtual machine waited for its host (% of one core)."""
+    """CPU (% of one core) and resident memory of named processes, once a second; under
+    :data:`STEAL`, the CPU time the virtual machine waited for its host (% of one core); and
+    how long a fixed piece of Python work took the host (:mod:`hostspeed`, ~0.5 % of a core)."""
 
     def __init__(self, interval: float = 1.0) -> None:
         self.interval = interval
         self.samples: dict[str, list[Sample]] = defaultdict(list)
+        self.host: list[tuple[float, float]] = []  # (at, CPU ms of one unit of fixed work)
         self._processes: dict[str, psutil.Process] = {}
         self._waited: dict[str, tuple[float, float]] = {}  # name: (at, run-queue ms so far)
         self._task: asyncio.Task[None] | None = None
@@ -266,6 +269,7 @@ class Sampler:
                 self.samples[name].append(Sample(now, cpu, rss, waiting))
             steal = getattr(psutil.cpu_times_percent(None), "steal", 0.0) * psutil.cpu_count()
             self.samples[STEAL].append(Sample(now, steal, 0.0))
+            self.host.append((now, await asyncio.to_thread(hostspeed.timed_unit)))
 
     def _waiting_percent(self, name: str, pid: int, now: float) -> float:
         waited = run_queue_ms(pid)
@@ -288,6 +292,11 @@ class Sampler:
             if inside and name != STEAL:
                 result[name] = sum(inside) / max(ticks, len(inside))
         return result
+
+    def host_speed(self, window: Window) -> hostspeed.HostSpeed | None:
+        """How fast the host ran the fixed work through the window (``None``: not sampled)."""
+        inside = [ms for at, ms in self.host if _sampled_in(window, at)]
+        return hostspeed.summarise(inside) if inside else None
 
     def _ticks(self, window: Window) -> int:
         """Samples the window holds: one a tick, the host's steal sampled at every one."""

@@ -133,6 +133,12 @@ def _steal(phase: PhaseResult | None) -> str:
     return f"{phase.usage[STEAL][0]:.0f}%"
 
 
+def _host(phase: PhaseResult | None) -> str:
+    if phase is None or phase.host is None:
+        return "–"
+    return f"{phase.host.median_ms:.1f} (p90 {phase.host.p90_ms:.1f})"
+
+
 def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
     """(measure, a Veche, b raw relay, c naive, store) — the one table, text only."""
     veche, relay, naive = results.veche, results.relay, results.naive
@@ -234,6 +240,7 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
     for label, cell in (
         ("at saturation: CPU the host took (steal, % of a core)", _steal),
         ("at saturation: waiting for a core (% of the drain, threads summed)", _waiting),
+        ("at saturation: host speed, CPU ms a fixed piece of work took (lower: faster)", _host),
     ):
         table.append((label, cell(sat[veche]), cell(sat[relay]), cell(sat[naive]), ""))
     cost = {system: core_ms_per_appeal(sat[system]) for system in (veche, relay, naive)}
@@ -454,10 +461,10 @@ def limits_text(results: Results) -> list[str]:
     lines.append(
         f"- **the machine**: the watched processes used {total:.0f}% of the 200% two cores "
         f"give ({load:.0f}% of it the load generator), and the host took {steal:.0f}% of a core "
-        "(steal: this virtual machine's CPUs waiting for the hypervisor — the main cause of "
-        "the spread between identical runs); other work on the machine is not in these "
-        f"figures but competes for the same cores.{idle}"
+        "(steal: this virtual machine's CPUs waiting for the hypervisor); other work on the "
+        f"machine is not in these figures but competes for the same cores.{idle}"
     )
+    lines += host_text(results)
     lines += memory_store_text(results)
     store_inserts = results.store.get("inserts/s (insert_many, 500/batch)")
     documents = sum(d for d, _ in results.documents.values())
@@ -470,6 +477,56 @@ def limits_text(results: Results) -> list[str]:
             f"bulk inserts/s ({share:.0%} of the store's insert limit)."
         )
     return lines
+
+
+def host_text(results: Results) -> list[str]:
+    """How fast the host was through each system's drain, and what that does to the ratios."""
+    named = [
+        ("(a)", results.veche),
+        ("(b)", results.relay),
+        ("(c)", results.naive),
+        ("(a′)", results.memstore),
+    ]
+    speeds = {}
+    for label, system in named:
+        phase = results.phase(system, "saturation")
+        if phase is not None and phase.host is not None:
+            speeds[label] = phase.host.median_ms
+    if "(a)" not in speeds:
+        return []
+    listed = ", ".join(f"{ms:.1f} ms through {label}'s" for label, ms in speeds.items())
+    compared = [
+        _beside_a(label, speeds["(a)"] / ms)
+        for label, ms in speeds.items()
+        if label in ("(b)", "(c)")
+    ]
+    every = [
+        phase.host.median_ms
+        for _, system in named
+        if system is not None
+        for phase in system.phases.values()
+        if phase.host is not None
+    ]
+    return [
+        f"- **the host's speed**: a fixed piece of Python work (dicts, JSON; "
+        f"`veche_bench.hostspeed`, timed once a second on the bench's own thread clock) took a "
+        f"median {listed} drain"
+        + (f"; {'; '.join(compared)}" if compared else "")
+        + f". Across this run's phases its median went from {min(every):.1f} to "
+        f"{max(every):.1f} ms. Steal (above) counts only the CPU the hypervisor took; the same "
+        "work also takes longer when neighbours load the shared cores and caches, the same code "
+        "then spends more CPU an appeal, and a ratio of two drains carries the difference "
+        "between their hosts."
+    ]
+
+
+def _beside_a(label: str, relative: float) -> str:
+    """``relative``: (a)'s unit time over the other's (above 1: the other's host was faster)."""
+    if abs(relative - 1) < 0.05:
+        return f"{label}'s host was as fast as (a)'s (within 5 %)"
+    if relative > 1:
+        return f"{label}'s host was {relative - 1:.0%} faster than (a)'s"
+    return f"{label}'s host was {1 - relative:.0%} slower than (a)'s"
 
 
 def memory_store_text(results: Results) -> list[str]:
@@ -830,6 +887,10 @@ def write_docs(results: Results, summary: str) -> None:
             "downstream deduplicates).",
             "- **memory**: RSS of every service sampled each second (psutil) through the soak; "
             "`VECHE_BENCH_SOAK_S=600` gives the 10-minute run.",
+            "- **host speed**: once a second, beside the CPU samples, the bench times a fixed "
+            "piece of Python work (`veche_bench.hostspeed`: a 10 000-entry dict through JSON and "
+            "back) on its own thread's CPU clock; each phase gets the median of the units timed "
+            "inside its window. Lower is faster; the same code's CPU an appeal moves with it.",
             "",
             "## What limits each stage",
             "",

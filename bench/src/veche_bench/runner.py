@@ -32,6 +32,7 @@ from veche_shared.topics_cli import drop_topics, ensure_topics
 
 from . import storeops
 from .appeals import received_event
+from .hostspeed import HostSpeed
 from .observe import Collector, Sampler, Window, WindowResult
 from .settings import BenchSettings
 from .stages import STAGES
@@ -51,6 +52,7 @@ class PhaseResult:
     seconds: float
     waiting: dict[str, float] = field(default_factory=dict)  # % waiting for a core, per process
     store: dict[str, float] = field(default_factory=dict)  # store work per appeal (storeops)
+    host: HostSpeed | None = None  # how fast the host ran a fixed piece of work meanwhile
 
 
 @dataclass(eq=False)  # compared and hashed by identity
@@ -215,6 +217,7 @@ class System:
             seconds=time.monotonic() - started,
             waiting=self.sampler.waiting(finished),
             store=store,
+            host=self.sampler.host_speed(finished),
         )
         self.result.phases[key] = result
         return result

@@ -1,0 +1,57 @@
+"""How fast the host runs Python at a given moment: a fixed piece of work, timed in CPU time.
+
+On this kind of virtual machine identical runs minutes apart differ by a third or more with no
+steal reported: the same work simply takes more CPU time when neighbours load the shared
+caches and cores. A drain's rate alone cannot tell a slower host from slower code, and a ratio
+of two drains minutes apart (a/b, a/c) carries the host's drift between them. The same work,
+timed through each phase, says which it was.
+
+The work is the kind the services do most (dicts, strings, JSON); it is timed with the calling
+thread's CPU clock, so waiting for a core or for the GIL does not count, only how long the
+work itself took to execute. The bench's sampler times one unit a second, so every phase
+has the host's speed over its own window.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass
+
+ITEMS = 10_000  # one unit of work: ~5 ms of CPU on this project's machine when it is fast;
+# sampled once a second beside the bench, that is ~0.5 % of a core
+
+
+@dataclass(frozen=True)
+class HostSpeed:
+    """CPU milliseconds one unit of the fixed work took: the median and the slowest tenth."""
+
+    median_ms: float
+    p90_ms: float
+    units: int
+
+    def text(self) -> str:
+        return f"{self.median_ms:.1f} ms (p90 {self.p90_ms:.1f}, {self.units} units)"
+
+
+def unit(items: int = ITEMS) -> int:
+    table = {str(index): index * 3 for index in range(items)}
+    decoded = json.loads(json.dumps(table))
+    return len(decoded) + sum(table.values()) % 7
+
+
+def summarise(durations_ms: list[float]) -> HostSpeed:
+    if not durations_ms:
+        raise ValueError("no unit of work was timed")
+    ordered = sorted(durations_ms)
+    p90 = ordered[min(len(ordered) - 1, (9 * len(ordered)) // 10)]
+    return HostSpeed(statistics.median(ordered), p90, len(ordered))
+
+
+def timed_unit(items: int = ITEMS) -> float:
+    """CPU milliseconds one unit took this thread; blocking, so a caller with an event loop runs
+    it in a thread (its own CPU clock ignores the rest of the process)."""
+    started = time.thread_time_ns()
+    unit(items)
+    return (time.thread_time_ns() - started) / 1e6
