@@ -136,7 +136,7 @@ def _steal(phase: PhaseResult | None) -> str:
 def _host(phase: PhaseResult | None) -> str:
     if phase is None or phase.host is None:
         return "–"
-    return f"{phase.host.median_ms:.1f} (p90 {phase.host.p90_ms:.1f})"
+    return f"{phase.host.median_ms:.1f}"
 
 
 def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
@@ -240,7 +240,7 @@ def rows(results: Results) -> list[tuple[str, str, str, str, str]]:
     for label, cell in (
         ("at saturation: CPU the host took (steal, % of a core)", _steal),
         ("at saturation: waiting for a core (% of the drain, threads summed)", _waiting),
-        ("at saturation: host speed, CPU ms a fixed piece of work took (lower: faster)", _host),
+        ("at saturation: host speed, median CPU ms of a fixed work unit (lower: faster)", _host),
     ):
         table.append((label, cell(sat[veche]), cell(sat[relay]), cell(sat[naive]), ""))
     cost = {system: core_ms_per_appeal(sat[system]) for system in (veche, relay, naive)}
