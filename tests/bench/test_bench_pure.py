@@ -632,3 +632,24 @@ def test_without_host_samples_the_limits_say_nothing_of_the_host():
     results = _saturation({"notify": (40.0, 130.0)})
 
     assert "host's speed" not in "\n".join(limits_text(results))
+
+
+def test_the_probes_lines_are_read_and_anything_else_is_skipped():
+    assert hostspeed.parse_line("1765150000.125 5.250\n") == (1765150000.125, 5.25)
+    assert hostspeed.parse_line("Traceback (most recent call last):") is None
+    assert hostspeed.parse_line("") is None
+
+
+async def test_the_sampler_reads_the_host_speed_from_a_probe_process_and_stops_it():
+    sampler = Sampler(interval=0.1)
+    await sampler.start()
+    try:
+        await asyncio.sleep(1.5)  # the probe starts in ~0.1 s, then prints every 0.1 s
+        probe = sampler._probe
+    finally:
+        await sampler.stop()
+
+    assert len(sampler.host) >= 3
+    assert all(ms > 0 for _, ms in sampler.host)
+    assert probe is not None
+    assert probe.returncode is not None  # stopped with the sampler

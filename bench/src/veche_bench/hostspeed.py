@@ -8,14 +8,19 @@ timed through each phase, says which it was.
 
 The work is the kind the services do most (dicts, strings, JSON); it is timed with the calling
 thread's CPU clock, so waiting for a core or for the GIL does not count, only how long the
-work itself took to execute. The bench's sampler times one unit a second, so every phase
-has the host's speed over its own window.
+work itself took to execute. It runs in a process of its own (``python -m
+veche_bench.hostspeed``, one unit a second, a line each): inside the bench's process the
+collector's thread slowed it by up to half at high drain rates while a separate probe beside it
+read the host as steady. The bench's sampler reads those lines, so every phase has the host's
+speed over its own window.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 
@@ -55,3 +60,25 @@ def timed_unit(items: int = ITEMS) -> float:
     started = time.thread_time_ns()
     unit(items)
     return (time.thread_time_ns() - started) / 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="time a fixed unit of work, once an interval")
+    parser.add_argument("--interval", type=float, default=1.0, help="seconds between units")
+    args = parser.parse_args(argv)
+    while True:
+        print(f"{time.time():.3f} {timed_unit():.3f}", flush=True)
+        time.sleep(args.interval)
+
+
+def parse_line(line: str) -> tuple[float, float] | None:
+    """(at, ms) from one line the probe printed; ``None`` for anything else."""
+    try:
+        at, ms = line.split()
+        return float(at), float(ms)
+    except ValueError:
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Mapping
@@ -220,7 +221,8 @@ STEAL = "steal"  # the machine's CPU the hypervisor gave to others: the same cod
 class Sampler:
     """CPU (% of one core) and resident memory of named processes, once a second; under
     :data:`STEAL`, the CPU time the virtual machine waited for its host (% of one core); and
-    how long a fixed piece of Python work took the host (:mod:`hostspeed`, ~0.5 % of a core)."""
+    how long a fixed piece of Python work took the host (:mod:`hostspeed`, in a process of its
+    own, ~0.5 % of a core)."""
 
     def __init__(self, interval: float = 1.0) -> None:
         self.interval = interval
@@ -229,6 +231,8 @@ class Sampler:
         self._processes: dict[str, psutil.Process] = {}
         self._waited: dict[str, tuple[float, float]] = {}  # name: (at, run-queue ms so far)
         self._task: asyncio.Task[None] | None = None
+        self._probe: asyncio.subprocess.Process | None = None
+        self._probe_reader: asyncio.Task[None] | None = None
 
     def watch(self, pids: Mapping[str, int]) -> None:
         for name, pid in pids.items():
@@ -246,12 +250,33 @@ class Sampler:
     async def start(self) -> None:
         psutil.cpu_times_percent(None)  # the first call only starts the measurement
         self._task = asyncio.create_task(self._run())
+        self._probe = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "veche_bench.hostspeed",
+            "--interval",
+            str(self.interval),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        self._probe_reader = asyncio.create_task(self._read_probe(self._probe))
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._probe_reader):
+            if task:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._probe and self._probe.returncode is None:
+            self._probe.kill()
+            await self._probe.wait()
+
+    async def _read_probe(self, probe: asyncio.subprocess.Process) -> None:
+        assert probe.stdout is not None
+        async for line in probe.stdout:
+            sample = hostspeed.parse_line(line.decode(errors="replace"))
+            if sample is not None:
+                self.host.append(sample)
 
     async def _run(self) -> None:
         while True:
@@ -269,7 +294,6 @@ class Sampler:
                 self.samples[name].append(Sample(now, cpu, rss, waiting))
             steal = getattr(psutil.cpu_times_percent(None), "steal", 0.0) * psutil.cpu_count()
             self.samples[STEAL].append(Sample(now, steal, 0.0))
-            self.host.append((now, await asyncio.to_thread(hostspeed.timed_unit)))
 
     def _waiting_percent(self, name: str, pid: int, now: float) -> float:
         waited = run_queue_ms(pid)

@@ -509,7 +509,7 @@ def host_text(results: Results) -> list[str]:
     ]
     return [
         f"- **the host's speed**: a fixed piece of Python work (dicts, JSON; "
-        f"`veche_bench.hostspeed`, timed once a second on the bench's own thread clock) took a "
+        f"`veche_bench.hostspeed`, a process of its own timing one unit a second) took a "
         f"median {listed} drain"
         + (f"; {'; '.join(compared)}" if compared else "")
         + f". Across this run's phases its median went from {min(every):.1f} to "
@@ -887,10 +887,10 @@ def write_docs(results: Results, summary: str) -> None:
             "downstream deduplicates).",
             "- **memory**: RSS of every service sampled each second (psutil) through the soak; "
             "`VECHE_BENCH_SOAK_S=600` gives the 10-minute run.",
-            "- **host speed**: once a second, beside the CPU samples, the bench times a fixed "
-            "piece of Python work (`veche_bench.hostspeed`: a 10 000-entry dict through JSON and "
-            "back) on its own thread's CPU clock; each phase gets the median of the units timed "
-            "inside its window. Lower is faster; the same code's CPU an appeal moves with it.",
+            "- **host speed**: once a second a small process of the bench's times a fixed piece "
+            "of Python work (`veche_bench.hostspeed`: a 10 000-entry dict through JSON and back) "
+            "on its CPU clock; each phase gets the median of the units timed inside its window. "
+            "Lower is faster; the same code's CPU an appeal moves with it.",
             "",
             "## What limits each stage",
             "",
