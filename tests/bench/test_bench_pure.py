@@ -580,11 +580,10 @@ def test_the_table_and_the_verdict_show_the_store_work_measured_in_the_drain():
     assert "updated 3.0 documents per appeal in the drain (ingest 2.90, classify 0.06" in verdict
 
 
-def test_the_host_speed_is_the_median_and_slowest_tenth_of_the_units_timed():
-    speed = hostspeed.summarise([12.0, 11.0, 30.0, 11.5, 11.2, 11.1, 11.3, 11.4, 11.6, 11.7])
+def test_the_host_speed_is_the_median_of_the_units_timed_whatever_one_outlier():
+    speed = hostspeed.summarise([12.0, 11.0, 70.0, 11.5, 11.2, 11.1, 11.3, 11.4, 11.6, 11.7])
 
     assert speed.median_ms == pytest.approx(11.45)
-    assert speed.p90_ms == 30.0
     assert speed.units == 10
     with pytest.raises(ValueError, match="no unit"):
         hostspeed.summarise([])
@@ -609,11 +608,11 @@ def test_the_limits_say_how_fast_each_systems_host_was_and_compare_it_with_veche
     results = _saturation({"notify": (40.0, 130.0), "ferretdb": (40.0, 150.0)})
     assert results.veche is not None
     veche_phase = results.veche.phases["saturation"]
-    veche_phase.host = hostspeed.HostSpeed(15.0, 18.0, 30)
+    veche_phase.host = hostspeed.HostSpeed(15.0, 30)
     relay = PhaseResult("sat", None, {}, _drained(3000, 600.0), {}, 10)
-    relay.host = hostspeed.HostSpeed(12.0, 13.0, 10)
+    relay.host = hostspeed.HostSpeed(12.0, 10)
     naive = PhaseResult("sat", None, {}, _drained(800, 40.0), {}, 20)
-    naive.host = hostspeed.HostSpeed(15.3, 16.0, 20)
+    naive.host = hostspeed.HostSpeed(15.3, 20)
     results.relay = SystemResult("relay", {"saturation": relay})
     results.naive = SystemResult("naive", {"saturation": naive})
 

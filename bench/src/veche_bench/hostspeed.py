@@ -30,14 +30,10 @@ ITEMS = 10_000  # one unit of work: ~5 ms of CPU on this project's machine when 
 
 @dataclass(frozen=True)
 class HostSpeed:
-    """CPU milliseconds one unit of the fixed work took: the median and the slowest tenth."""
+    """CPU milliseconds one unit of the fixed work took (the median), and of how many units."""
 
     median_ms: float
-    p90_ms: float
     units: int
-
-    def text(self) -> str:
-        return f"{self.median_ms:.1f} ms (p90 {self.p90_ms:.1f}, {self.units} units)"
 
 
 def unit(items: int = ITEMS) -> int:
@@ -49,14 +45,11 @@ def unit(items: int = ITEMS) -> int:
 def summarise(durations_ms: list[float]) -> HostSpeed:
     if not durations_ms:
         raise ValueError("no unit of work was timed")
-    ordered = sorted(durations_ms)
-    p90 = ordered[min(len(ordered) - 1, (9 * len(ordered)) // 10)]
-    return HostSpeed(statistics.median(ordered), p90, len(ordered))
+    return HostSpeed(statistics.median(durations_ms), len(durations_ms))
 
 
 def timed_unit(items: int = ITEMS) -> float:
-    """CPU milliseconds one unit took this thread; blocking, so a caller with an event loop runs
-    it in a thread (its own CPU clock ignores the rest of the process)."""
+    """CPU milliseconds one unit took, on the calling thread's own CPU clock."""
     started = time.thread_time_ns()
     unit(items)
     return (time.thread_time_ns() - started) / 1e6
