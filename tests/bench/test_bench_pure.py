@@ -652,3 +652,17 @@ async def test_the_sampler_reads_the_host_speed_from_a_probe_process_and_stops_i
     assert all(ms > 0 for _, ms in sampler.host)
     assert probe is not None
     assert probe.returncode is not None  # stopped with the sampler
+
+
+def test_the_targets_say_how_fast_the_host_was_where_they_were_read():
+    veche = _system(250.0, http_50=[100.0, 200.0], topic_50=[90.0])
+    relay = _system(600.0)
+    veche.phases["saturation"].host = hostspeed.HostSpeed(6.0, 25)
+    veche.phases["http-50"].host = hostspeed.HostSpeed(7.5, 15)
+    relay.phases["saturation"].host = hostspeed.HostSpeed(5.4, 9)
+    results = Results(settings=load([]), veche=veche, relay=relay)
+
+    text = "\n".join(targets_text(results))
+
+    assert "lower is faster): (a) 6.0 · (b) 5.4 · HTTP 50/s 7.5." in text
+    assert "host's speed" not in "\n".join(targets_text(Results(settings=load([]))))

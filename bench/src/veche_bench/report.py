@@ -664,6 +664,28 @@ def targets_text(results: Results) -> list[str]:
         f"Memory is read from this run's soak ({results.settings.soak_s:g} s; an RSS growing by "
         f"at most {FLAT_MB_PER_MIN:g} MB/min counts as flat, a falling one is memory given "
         "back); the ten-minute soaks are below.",
+        *_hosts_of_the_targets(results),
+    ]
+
+
+def _hosts_of_the_targets(results: Results) -> list[str]:
+    """The host's speed through the phases the targets are read from: a ratio or a tail met
+    or missed on a slow host is read differently."""
+    phases = [
+        ("(a)", results.phase(results.veche, "saturation")),
+        ("(b)", results.phase(results.relay, "saturation")),
+        ("(c)", results.phase(results.naive, "saturation")),
+        ("HTTP 50/s", results.phase(results.veche, "http-50")),
+        ("topic 50/s", results.phase(results.veche, "topic-50")),
+    ]
+    known = [(label, p.host.median_ms) for label, p in phases if p is not None and p.host]
+    if not known:
+        return []
+    listed = " · ".join(f"{label} {ms:.1f}" for label, ms in known)
+    return [
+        "",
+        f"The host's speed through those phases (median CPU ms of a fixed unit of Python work; "
+        f"lower is faster): {listed}.",
     ]
 
 
