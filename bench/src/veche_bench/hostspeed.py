@@ -1,18 +1,19 @@
 """How fast the host runs Python at a given moment: a fixed piece of work, timed in CPU time.
 
 On this kind of virtual machine identical runs minutes apart differ by a third or more with no
-steal reported: the same work simply takes more CPU time when neighbours load the shared
-caches and cores. A drain's rate alone cannot tell a slower host from slower code, and a ratio
-of two drains minutes apart (a/b, a/c) carries the host's drift between them. The same work,
-timed through each phase, says which it was.
+steal reported: the same work takes more CPU time at some moments than at others (most likely
+neighbours on the shared cores and caches; this virtual machine cannot see them). A drain's
+rate alone cannot tell a slower host from slower code, and a ratio of two drains minutes apart
+(a/b, a/c) carries the host's drift between them. The same work, timed through each phase,
+says which it was.
 
 The work is the kind the services do most (dicts, strings, JSON); it is timed with the calling
-thread's CPU clock, so waiting for a core or for the GIL does not count, only how long the
-work itself took to execute. It runs in a process of its own (``python -m
-veche_bench.hostspeed``, one unit a second, a line each): inside the bench's process the
-collector's thread slowed it by up to half at high drain rates while a separate probe beside it
-read the host as steady. The bench's sampler reads those lines, so every phase has the host's
-speed over its own window.
+thread's CPU clock, so waiting for a core does not count, only how long the work itself took.
+It runs in a process of its own (``python -m veche_bench.hostspeed``, one unit a second, a
+line each): timed on a thread of the bench's own process it read up to 70 % slower than a
+separate probe beside it over the same drains (the bench's collector thread is the likely
+cause), while the separate probe read the host as steady. The bench's sampler reads those
+lines, so every phase has the host's speed over its own window.
 """
 
 from __future__ import annotations

@@ -479,19 +479,25 @@ def limits_text(results: Results) -> list[str]:
     return lines
 
 
-def host_text(results: Results) -> list[str]:
-    """How fast the host was through each system's drain, and what that does to the ratios."""
-    named = [
-        ("(a)", results.veche),
-        ("(b)", results.relay),
-        ("(c)", results.naive),
-        ("(a′)", results.memstore),
-    ]
+def _drain_hosts(results: Results) -> dict[str, float]:
+    """The host's median unit time through each system's saturation drain, by the table's label."""
+    systems = {
+        "(a)": results.veche,
+        "(b)": results.relay,
+        "(c)": results.naive,
+        "(a′)": results.memstore,
+    }
     speeds = {}
-    for label, system in named:
+    for label, system in systems.items():
         phase = results.phase(system, "saturation")
         if phase is not None and phase.host is not None:
             speeds[label] = phase.host.median_ms
+    return speeds
+
+
+def host_text(results: Results) -> list[str]:
+    """How fast the host was through each system's drain, and what that does to the ratios."""
+    speeds = _drain_hosts(results)
     if "(a)" not in speeds:
         return []
     listed = ", ".join(f"{ms:.1f} ms through {label}'s" for label, ms in speeds.items())
@@ -500,9 +506,10 @@ def host_text(results: Results) -> list[str]:
         for label, ms in speeds.items()
         if label in ("(b)", "(c)")
     ]
+    systems = (results.veche, results.relay, results.naive, results.memstore)
     every = [
         phase.host.median_ms
-        for _, system in named
+        for system in systems
         if system is not None
         for phase in system.phases.values()
         if phase.host is not None
@@ -514,9 +521,9 @@ def host_text(results: Results) -> list[str]:
         + (f"; {'; '.join(compared)}" if compared else "")
         + f". Across this run's phases its median went from {min(every):.1f} to "
         f"{max(every):.1f} ms. Steal (above) counts only the CPU the hypervisor took; the same "
-        "work also takes longer when neighbours load the shared cores and caches, the same code "
-        "then spends more CPU an appeal, and a ratio of two drains carries the difference "
-        "between their hosts."
+        "work also takes longer at other times (most likely neighbours on the shared cores and "
+        "caches), the same code then spends more CPU an appeal, and a ratio of two drains "
+        "carries the difference between their hosts."
     ]
 
 
@@ -671,14 +678,13 @@ def targets_text(results: Results) -> list[str]:
 def _hosts_of_the_targets(results: Results) -> list[str]:
     """The host's speed through the phases the targets are read from: a ratio or a tail met
     or missed on a slow host is read differently."""
-    phases = [
-        ("(a)", results.phase(results.veche, "saturation")),
-        ("(b)", results.phase(results.relay, "saturation")),
-        ("(c)", results.phase(results.naive, "saturation")),
-        ("HTTP 50/s", results.phase(results.veche, "http-50")),
-        ("topic 50/s", results.phase(results.veche, "topic-50")),
+    drains = {k: v for k, v in _drain_hosts(results).items() if k != "(a′)"}
+    rates = [
+        (label, results.phase(results.veche, key))
+        for label, key in (("HTTP 50/s", "http-50"), ("topic 50/s", "topic-50"))
     ]
-    known = [(label, p.host.median_ms) for label, p in phases if p is not None and p.host]
+    known = [*drains.items()]
+    known += [(label, p.host.median_ms) for label, p in rates if p is not None and p.host]
     if not known:
         return []
     listed = " · ".join(f"{label} {ms:.1f}" for label, ms in known)
